@@ -1,0 +1,265 @@
+"""The editors' admin. Every save goes through services, so admin edits are validated and kept in history
+with their author, reason and cited source, exactly like API and import writes.
+"""
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.widgets import AutocompleteSelect
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.template.response import TemplateResponse
+from django.utils.html import format_html
+from simple_history.admin import SimpleHistoryAdmin
+
+from . import services
+from .models import Coalition, Membership, Nation, Objective, Pledge, Source, Status, StatusEvent
+
+admin.site.site_header = "Coalition commitment tracker: editors"
+admin.site.site_title = "Commitment tracker admin"
+admin.site.index_title = "Pledges, sources and coalitions"
+
+
+def source_autocomplete():
+    return AutocompleteSelect(StatusEvent._meta.get_field("source"), admin.site)
+
+
+class ChangeNoteForm(forms.ModelForm):
+    """Adds the "why, and on what evidence" of a change; both go into the record's history."""
+
+    change_reason = forms.CharField(
+        max_length=100, required=False, label="Reason for this change",
+        help_text="Kept in the history with your name, e.g. “New figure from the ministry's statement”.",
+    )
+    change_source = forms.ModelChoiceField(
+        queryset=Source.objects.all(), required=False, label="Source for this change", widget=None,
+        help_text="The document this change rests on, if any.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["change_source"].widget = source_autocomplete()
+        if self.instance.pk:
+            self.fields["change_reason"].required = True
+
+
+class AuditedAdmin(SimpleHistoryAdmin):
+    form = ChangeNoteForm
+    history_list_display = ["history_source"]
+
+    def save_model(self, request, obj, form, change):
+        reason = form.cleaned_data.get("change_reason") or ("Changed" if change else "Created")
+        services.save_record(obj, user=request.user, reason=reason, source=form.cleaned_data.get("change_source"))
+
+
+class ExampleMarkMixin:
+    @admin.display(description="Example data", boolean=True, ordering="is_example")
+    def example(self, obj):
+        return obj.is_example
+
+
+@admin.register(Coalition)
+class CoalitionAdmin(ExampleMarkMixin, AuditedAdmin):
+    list_display = ["name", "announced_on", "example"]
+    search_fields = ["name", "description"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
+@admin.register(Nation)
+class NationAdmin(ExampleMarkMixin, AuditedAdmin):
+    list_display = ["name", "country", "kind", "is_pass_through", "example"]
+    list_filter = ["kind", "is_pass_through", "is_example"]
+    search_fields = ["name", "country"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
+@admin.register(Source)
+class SourceAdmin(ExampleMarkMixin, AuditedAdmin):
+    list_display = ["title", "publisher", "published_on", "kind", "is_official", "link", "example"]
+    list_filter = ["kind", "is_official", "is_example"]
+    search_fields = ["title", "publisher", "url"]
+    date_hierarchy = "published_on"
+
+    @admin.display(description="URL")
+    def link(self, obj):
+        return format_html('<a href="{}" rel="noopener noreferrer">{}</a>', obj.url, "open") if obj.url else "—"
+
+
+@admin.register(Membership)
+class MembershipAdmin(ExampleMarkMixin, AuditedAdmin):
+    list_display = ["nation", "coalition", "role", "started_on", "ended_on", "is_disclosed", "example"]
+    list_filter = ["coalition", "role", "is_disclosed", "is_example"]
+    list_select_related = ["nation", "coalition"]
+    search_fields = ["nation__name", "coalition__name", "note"]
+    autocomplete_fields = ["coalition", "nation", "source"]
+
+
+@admin.register(Objective)
+class ObjectiveAdmin(AuditedAdmin):
+    list_display = ["title", "coalition", "capability_area", "target_quantity", "target_unit", "target_eur",
+                    "deadline"]
+    list_filter = ["coalition", "capability_area"]
+    list_select_related = ["coalition"]
+    search_fields = ["title", "description"]
+    autocomplete_fields = ["coalition", "lead_nations"]
+    prepopulated_fields = {"slug": ["title"]}
+
+
+class StatusEventInline(admin.TabularInline):
+    model = StatusEvent
+    extra = 0
+    fields = ["status", "occurred_on", "source", "delivered_quantity", "delivered_eur", "note", "recorded_by"]
+    readonly_fields = ["recorded_by"]
+    autocomplete_fields = ["source"]
+    ordering = ["occurred_on", "id"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("source", "recorded_by")
+
+
+class PledgeSourceInline(admin.TabularInline):
+    model = Pledge.sources.through
+    extra = 1
+    autocomplete_fields = ["source"]
+    verbose_name = "source"
+    verbose_name_plural = "sources (at least one before publishing)"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("source")
+
+
+class RecordStatusForm(forms.Form):
+    status = forms.ChoiceField(choices=Status.choices)
+    occurred_on = forms.DateField(label="Date", widget=forms.DateInput(attrs={"type": "date"}))
+    source = forms.ModelChoiceField(queryset=Source.objects.all())
+    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["source"].widget = source_autocomplete()
+
+
+@admin.register(Pledge)
+class PledgeAdmin(ExampleMarkMixin, AuditedAdmin):
+    list_display = ["id", "nation", "short_description", "kind", "amount_display", "eur_value", "status",
+                    "is_conditional", "publication", "example"]
+    list_display_links = ["id", "short_description"]
+    list_filter = ["coalition", "nation", "objectives", "kind", "status", "publication", "is_conditional",
+                   "valuation_basis", "disclosure", "is_example"]
+    list_select_related = ["nation"]
+    search_fields = ["nation__name", "description", "sources__title", "sources__url", "sources__publisher"]
+    autocomplete_fields = ["coalition", "nation", "objectives"]
+    date_hierarchy = "announced_on"
+    inlines = [PledgeSourceInline, StatusEventInline]
+    readonly_fields = ["status", "delivered_quantity", "delivered_eur", "eur_value", "eur_rate", "eur_rate_date",
+                       "publication", "published_at", "published_by"]
+    actions = ["publish_selected", "unpublish_selected", "record_status_for_selected"]
+    fieldsets = [
+        (None, {"fields": ["coalition", "nation", "kind", "description", "objectives", "is_example"]}),
+        ("Quantity", {"fields": [("quantity", "unit"), "quantity_undisclosed"]}),
+        ("Value", {
+            "fields": [("amount", "currency"), "valuation_basis", ("eur_value", "eur_rate", "eur_rate_date")],
+            "description": "The EUR value is computed from the ECB reference rate of the announcement date "
+                           "(or the nearest earlier business day).",
+        }),
+        ("Terms", {"fields": [("announced_on", "announced_precision"), ("earmarked_from", "earmarked_to"),
+                              "is_conditional", "condition", "disclosure"]}),
+        ("State (from status events and review)", {
+            "fields": [("status", "delivered_quantity", "delivered_eur"),
+                       ("publication", "published_at", "published_by")],
+        }),
+        ("Change note", {"fields": ["change_reason", "change_source"]}),
+    ]
+
+    @admin.display(description="Description")
+    def short_description(self, obj):
+        return obj.description if len(obj.description) <= 80 else obj.description[:79] + "…"
+
+    @admin.display(description="Amount", ordering="amount")
+    def amount_display(self, obj):
+        return f"{obj.amount:,} {obj.currency}" if obj.amount is not None else "—"
+
+    def save_formset(self, request, form, formset, change):
+        """Status events are saved through services so the pledge's current status follows them."""
+        if formset.model is not StatusEvent:
+            return super().save_formset(request, form, formset, change)
+        events = formset.save(commit=False)
+        for event in formset.deleted_objects:
+            services.delete_status_event(event, user=request.user)
+        for event in events:
+            services.save_status_event(event, user=request.user,
+                                       reason=form.cleaned_data.get("change_reason") or "")
+        formset.save_m2m()
+
+    def has_publish_permission(self, request):
+        return services.can_publish(request.user)
+
+    @admin.action(description="Publish selected pledges", permissions=["publish"])
+    def publish_selected(self, request, queryset):
+        self._publish_or_unpublish(request, queryset, services.publish_pledge, "published")
+
+    @admin.action(description="Unpublish selected pledges (back to draft)", permissions=["publish"])
+    def unpublish_selected(self, request, queryset):
+        self._publish_or_unpublish(request, queryset, services.unpublish_pledge, "unpublished")
+
+    def _publish_or_unpublish(self, request, queryset, service, verb):
+        done, refused = 0, []
+        for pledge in queryset.select_related("nation"):
+            try:
+                service(pledge, user=request.user)
+                done += 1
+            except (ValidationError, PermissionDenied) as exc:
+                message = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+                refused.append(f"#{pledge.pk} ({pledge.nation}): {message}")
+        if done:
+            self.message_user(request, f"{done} pledge(s) {verb}.", messages.SUCCESS)
+        for line in refused:
+            self.message_user(request, f"Not {verb}: {line}", messages.ERROR)
+
+    @admin.action(description="Record a status event for selected pledges", permissions=["change"])
+    def record_status_for_selected(self, request, queryset):
+        form = RecordStatusForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            recorded, refused = 0, []
+            for pledge in queryset.select_related("nation"):
+                try:
+                    services.record_status_event(pledge, user=request.user, **form.cleaned_data)
+                    recorded += 1
+                except ValidationError as exc:
+                    refused.append(f"#{pledge.pk} ({pledge.nation}): {' '.join(exc.messages)}")
+            if recorded:
+                self.message_user(request, f"Recorded “{dict(Status.choices)[form.cleaned_data['status']]}” "
+                                           f"for {recorded} pledge(s).", messages.SUCCESS)
+            for line in refused:
+                self.message_user(request, f"Not recorded: {line}", messages.ERROR)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Record a status event",
+            "form": form,
+            "media": self.media + form.media,
+            "pledges": queryset.select_related("nation"),
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/commitments/pledge/record_status.html", context)
+
+
+@admin.register(StatusEvent)
+class StatusEventAdmin(AuditedAdmin):
+    """All status steps across pledges; mostly edited inline on the pledge."""
+
+    list_display = ["pledge", "status", "occurred_on", "source", "recorded_by"]
+    list_filter = ["status"]
+    list_select_related = ["pledge__nation", "source", "recorded_by"]
+    search_fields = ["pledge__description", "pledge__nation__name", "note", "source__title"]
+    autocomplete_fields = ["pledge", "source"]
+    date_hierarchy = "occurred_on"
+
+    def save_model(self, request, obj, form, change):
+        services.save_status_event(obj, user=request.user, reason=form.cleaned_data.get("change_reason") or "",
+                                   source=form.cleaned_data.get("change_source"))
+
+    def delete_model(self, request, obj):
+        services.delete_status_event(obj, user=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for event in queryset.select_related("pledge"):
+            services.delete_status_event(event, user=request.user)

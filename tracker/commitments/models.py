@@ -1,0 +1,539 @@
+"""The coalition commitment domain: who pledged what, towards which objective, and what was delivered.
+
+Vocabulary follows DESIGN.md. Invariants are declared as database constraints as well as validated
+in forms, so no path (admin, API, importer, raw SQL) can store an impossible record.
+"""
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.urls import reverse
+from django_countries.fields import CountryField
+from simple_history.models import HistoricalRecords
+
+from . import valuation
+
+# Money and quantities: up to 10^16 with 2 decimals covers any national budget in any currency.
+MONEY = {"max_digits": 18, "decimal_places": 2}
+QUANTITY = {"max_digits": 18, "decimal_places": 2}
+NON_NEGATIVE = [MinValueValidator(Decimal("0"))]
+
+
+class SourcedHistory(models.Model):
+    """Extra columns on every history row: the source an editor cited for the change."""
+
+    history_source = models.ForeignKey(
+        "commitments.Source",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_constraint=False,
+        related_name="+",
+        verbose_name="source cited",
+    )
+
+    class Meta:
+        abstract = True
+
+
+def history():
+    return HistoricalRecords(bases=[SourcedHistory], inherit=False)
+
+
+class Coalition(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    announced_on = models.DateField(null=True, blank=True)
+    is_example = models.BooleanField(
+        default=False, help_text="Illustrative data, not fact. Marked as example wherever it appears."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = history()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class NationKind(models.TextChoices):
+    STATE = "state", "State"
+    EU_INSTITUTION = "eu_institution", "EU institution"
+    FUND = "fund", "Fund or financing facility"
+    ALLIANCE = "alliance", "Alliance or international organisation"
+    OTHER = "other", "Other body"
+
+
+class Nation(models.Model):
+    """A contributor: a state, or a body such as the EU Commission, the European Peace Facility or NATO."""
+
+    Kind = NationKind
+
+    name = models.CharField(max_length=200, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+    kind = models.CharField(max_length=20, choices=NationKind.choices, default=NationKind.STATE)
+    country = CountryField(
+        null=True, blank=True, unique=True, help_text="ISO 3166-1 code; required for states, empty for bodies."
+    )
+    is_pass_through = models.BooleanField(
+        default=False,
+        help_text="Funded by contributions from other nations (e.g. the European Peace Facility). "
+        "Default totals leave its pledges out so the same money is never counted twice.",
+    )
+    is_example = models.BooleanField(default=False)
+
+    history = history()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(kind="state") | Q(country__isnull=False),
+                name="nation_state_has_country_code",
+                violation_error_message="A state needs its ISO 3166-1 country code.",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=NationKind.values), name="nation_kind_valid"
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def code(self):
+        return self.country.code if self.country else ""
+
+
+class SourceKind(models.TextChoices):
+    OFFICIAL_STATEMENT = "official_statement", "Official statement"
+    GOVERNMENT_RECORD = "government_record", "Government record"
+    PARLIAMENT_RECORD = "parliament_record", "Parliament record"
+    PRESS_REPORT = "press_report", "Press report"
+    RESEARCH = "research", "Research or dataset"
+    OTHER = "other", "Other"
+
+
+class Source(models.Model):
+    """A dated document that a figure or a status change rests on."""
+
+    Kind = SourceKind
+
+    title = models.CharField(max_length=500)
+    publisher = models.CharField(max_length=200, blank=True)
+    url = models.URLField(max_length=1000, blank=True)
+    published_on = models.DateField(null=True, blank=True)
+    kind = models.CharField(max_length=30, choices=SourceKind.choices, default=SourceKind.OTHER)
+    is_official = models.BooleanField(default=False, help_text="Issued by a government or the coalition itself.")
+    is_example = models.BooleanField(default=False, help_text="A placeholder for demo data, not a real document.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = history()
+
+    class Meta:
+        ordering = ["-published_on", "title"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["url"],
+                condition=~Q(url=""),
+                name="source_url_unique",
+                violation_error_message="A source with this URL already exists.",
+            ),
+            models.CheckConstraint(condition=~Q(url="") | ~Q(publisher=""), name="source_has_url_or_publisher",
+                                   violation_error_message="Give the source's URL or its publisher."),
+        ]
+
+    def __str__(self):
+        return f"{self.title} ({self.publisher or self.url}{', ' + str(self.published_on) if self.published_on else ''})"
+
+
+class Role(models.TextChoices):
+    LEAD = "lead", "Lead"
+    CO_LEAD = "co_lead", "Co-lead"
+    MEMBER = "member", "Member"
+    PARTNER = "partner", "Partner"
+    OBSERVER = "observer", "Observer"
+    BACKSTOP = "backstop", "Backstop"
+
+
+class Membership(models.Model):
+    Role = Role
+
+    coalition = models.ForeignKey(Coalition, on_delete=models.PROTECT, related_name="memberships")
+    nation = models.ForeignKey(Nation, on_delete=models.PROTECT, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.MEMBER)
+    started_on = models.DateField(null=True, blank=True)
+    ended_on = models.DateField(null=True, blank=True)
+    is_disclosed = models.BooleanField(
+        default=True, help_text="Publicly acknowledged. Undisclosed memberships are never shown to readers."
+    )
+    source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.PROTECT, related_name="memberships")
+    note = models.TextField(blank=True)
+    is_example = models.BooleanField(default=False)
+
+    history = history()
+
+    class Meta:
+        ordering = ["coalition", "nation__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["coalition", "nation"], name="membership_unique_nation_per_coalition",
+                                    violation_error_message="This nation is already a member of this coalition."),
+            models.CheckConstraint(
+                condition=Q(ended_on__isnull=True) | Q(started_on__isnull=True) | Q(ended_on__gte=F("started_on")),
+                name="membership_ends_after_start",
+                violation_error_message="A membership cannot end before it starts.",
+            ),
+            models.CheckConstraint(condition=Q(role__in=Role.values), name="membership_role_valid"),
+        ]
+
+    def __str__(self):
+        return f"{self.nation} in {self.coalition} ({self.get_role_display()})"
+
+
+class CapabilityArea(models.TextChoices):
+    LAND = "land", "Land forces"
+    AIR = "air", "Air"
+    MARITIME = "maritime", "Maritime"
+    TRAINING = "training", "Training, technology and tactical support"
+    CAPABILITY = "capability", "Capability rebuilding"
+    LOGISTICS = "logistics", "Logistics"
+    FINANCE = "finance", "Finance"
+    HUMANITARIAN = "humanitarian", "Humanitarian"
+    OTHER = "other", "Other"
+
+
+class Objective(models.Model):
+    Area = CapabilityArea
+
+    coalition = models.ForeignKey(Coalition, on_delete=models.PROTECT, related_name="objectives")
+    title = models.CharField(max_length=300)
+    slug = models.SlugField(max_length=100)
+    capability_area = models.CharField(max_length=20, choices=CapabilityArea.choices, default=CapabilityArea.OTHER)
+    description = models.TextField(blank=True)
+    target_quantity = models.DecimalField(**QUANTITY, null=True, blank=True, validators=NON_NEGATIVE)
+    target_unit = models.CharField(max_length=50, blank=True, help_text="e.g. troops, aircraft, ships")
+    target_eur = models.DecimalField(**MONEY, null=True, blank=True, validators=NON_NEGATIVE,
+                                     verbose_name="target (EUR)")
+    deadline = models.DateField(null=True, blank=True)
+    lead_nations = models.ManyToManyField(Nation, blank=True, related_name="led_objectives")
+    position = models.PositiveSmallIntegerField(default=0, help_text="Order on pages.")
+    is_example = models.BooleanField(default=False, help_text="Its target is illustrative, not from a source.")
+
+    history = history()
+
+    class Meta:
+        ordering = ["coalition", "position", "title"]
+        constraints = [
+            models.UniqueConstraint(fields=["coalition", "slug"], name="objective_slug_unique_per_coalition"),
+            models.CheckConstraint(condition=Q(target_quantity__isnull=True) | Q(target_quantity__gte=0),
+                                   name="objective_target_quantity_non_negative"),
+            models.CheckConstraint(condition=Q(target_eur__isnull=True) | Q(target_eur__gte=0),
+                                   name="objective_target_eur_non_negative"),
+            models.CheckConstraint(
+                condition=Q(target_quantity__isnull=True) | ~Q(target_unit=""),
+                name="objective_target_quantity_has_unit",
+                violation_error_message="A target quantity needs its unit.",
+            ),
+        ]
+
+    def __str__(self):
+        return self.title
+
+
+class Status(models.TextChoices):
+    """A pledge's stage, in order. The default, 'unverified', means 'not yet rated', never a finding."""
+
+    UNVERIFIED = "unverified", "Unverified"
+    ANNOUNCED = "announced", "Announced"
+    COMMITTED = "committed", "Committed"
+    ALLOCATED = "allocated", "Allocated"
+    PARTIALLY_DELIVERED = "partially_delivered", "Partially delivered"
+    DELIVERED = "delivered", "Delivered"
+    STALLED = "stalled", "Stalled"
+    CANCELLED = "cancelled", "Cancelled"
+    SUPERSEDED = "superseded", "Superseded"
+
+
+class PledgeKind(models.TextChoices):
+    MILITARY = "military", "Military"
+    FINANCIAL = "financial", "Financial"
+    HUMANITARIAN = "humanitarian", "Humanitarian"
+    PERSONNEL = "personnel", "Personnel"
+    TRAINING = "training", "Training"
+    LOGISTICAL = "logistical", "Logistical"
+    EXPERTISE = "expertise", "Expertise"
+
+
+class Valuation(models.TextChoices):
+    REPORTED = "reported", "Reported by source"
+    ESTIMATED = "estimated", "Estimated from prices"
+    NOT_VALUED = "not_valued", "Not valued"
+
+
+class DatePrecision(models.TextChoices):
+    DAY = "day", "Day"
+    MONTH = "month", "Month"
+    YEAR = "year", "Year"
+    UNTIL = "until", "Until (on or before)"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class Disclosure(models.TextChoices):
+    PUBLIC = "public", "Public"
+    PARTIAL = "partial", "Partially disclosed"
+    CONFIDENTIAL = "confidential", "Confidential"
+
+
+class Publication(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    PUBLISHED = "published", "Published"
+
+
+class Pledge(models.Model):
+    Kind = PledgeKind
+    Valuation = Valuation
+    DatePrecision = DatePrecision
+    Disclosure = Disclosure
+    Publication = Publication
+
+    coalition = models.ForeignKey(Coalition, on_delete=models.PROTECT, related_name="pledges")
+    nation = models.ForeignKey(Nation, on_delete=models.PROTECT, related_name="pledges")
+    objectives = models.ManyToManyField(Objective, blank=True, related_name="pledges")
+    sources = models.ManyToManyField(Source, blank=True, related_name="pledges")
+    kind = models.CharField(max_length=20, choices=PledgeKind.choices)
+    description = models.TextField()
+
+    quantity = models.DecimalField(**QUANTITY, null=True, blank=True, validators=NON_NEGATIVE,
+                                   help_text="Leave empty when the quantity is undisclosed or not applicable.")
+    unit = models.CharField(max_length=50, blank=True, help_text="e.g. troops, aircraft, ships, systems")
+    quantity_undisclosed = models.BooleanField(
+        default=False, help_text="The source says a quantity exists but does not give it. Never read as zero."
+    )
+
+    amount = models.DecimalField(**MONEY, null=True, blank=True, validators=NON_NEGATIVE,
+                                 help_text="Value in the original currency.")
+    currency = models.CharField(max_length=3, blank=True, validators=[valuation.validate_currency],
+                                help_text="ISO 4217 code, e.g. GBP.")
+    eur_value = models.DecimalField(**MONEY, null=True, blank=True, editable=False, verbose_name="value (EUR)")
+    eur_rate = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True, editable=False,
+                                   verbose_name="rate (currency per EUR)")
+    eur_rate_date = models.DateField(null=True, blank=True, editable=False, verbose_name="rate date")
+    valuation_basis = models.CharField(max_length=20, choices=Valuation.choices, default=Valuation.REPORTED)
+
+    is_conditional = models.BooleanField(default=False)
+    condition = models.TextField(blank=True, help_text='In words, e.g. "in the event of a ceasefire".')
+
+    announced_on = models.DateField(null=True, blank=True)
+    announced_precision = models.CharField(max_length=10, choices=DatePrecision.choices, default=DatePrecision.DAY)
+    earmarked_from = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1900), MaxValueValidator(2200)],
+        help_text="First year of a multi-year pledge.")
+    earmarked_to = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1900), MaxValueValidator(2200)])
+    disclosure = models.CharField(max_length=20, choices=Disclosure.choices, default=Disclosure.PUBLIC)
+
+    # Current state, maintained by services.record_status_event from the latest StatusEvent;
+    # stored so lists and totals over a million pledges need no subquery. "As of" views read the events.
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.UNVERIFIED, editable=False)
+    delivered_quantity = models.DecimalField(**QUANTITY, null=True, blank=True, editable=False)
+    delivered_eur = models.DecimalField(**MONEY, null=True, blank=True, editable=False,
+                                        verbose_name="delivered (EUR)")
+
+    publication = models.CharField(max_length=10, choices=Publication.choices, default=Publication.DRAFT,
+                                   editable=False)
+    published_at = models.DateTimeField(null=True, blank=True, editable=False)
+    published_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, editable=False,
+                                     on_delete=models.SET_NULL, related_name="+")
+
+    external_id = models.CharField(max_length=100, null=True, blank=True, unique=True, editable=False,
+                                   help_text="Stable id from an imported file, so re-imports update in place.")
+    is_example = models.BooleanField(default=False,
+                                     help_text="Illustrative data, not fact. Marked as example wherever it appears.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords(bases=[SourcedHistory], m2m_fields=[objectives, sources])
+
+    class Meta:
+        ordering = ["-announced_on", "-id"]
+        permissions = [("publish_pledge", "Can publish and unpublish pledges")]
+        indexes = [
+            models.Index(fields=["coalition", "publication", "status"]),
+            models.Index(fields=["nation", "publication"]),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__isnull=True) | Q(quantity__gte=0),
+                                   name="pledge_quantity_non_negative"),
+            models.CheckConstraint(condition=Q(delivered_quantity__isnull=True) | Q(delivered_quantity__gte=0),
+                                   name="pledge_delivered_quantity_non_negative"),
+            models.CheckConstraint(condition=Q(amount__isnull=True) | Q(amount__gte=0),
+                                   name="pledge_amount_non_negative"),
+            models.CheckConstraint(condition=Q(eur_value__isnull=True) | Q(eur_value__gte=0),
+                                   name="pledge_eur_value_non_negative"),
+            models.CheckConstraint(condition=Q(delivered_eur__isnull=True) | Q(delivered_eur__gte=0),
+                                   name="pledge_delivered_eur_non_negative"),
+            models.CheckConstraint(condition=Q(eur_rate__isnull=True) | Q(eur_rate__gt=0),
+                                   name="pledge_eur_rate_positive"),
+            models.CheckConstraint(
+                condition=Q(quantity_undisclosed=False) | Q(quantity__isnull=True),
+                name="pledge_undisclosed_quantity_is_empty",
+                violation_error_message="An undisclosed quantity cannot also be given a number.",
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity__isnull=True) | ~Q(unit=""),
+                name="pledge_quantity_has_unit",
+                violation_error_message="A quantity needs its unit.",
+            ),
+            models.CheckConstraint(
+                condition=Q(delivered_quantity__isnull=True) | Q(quantity__isnull=True)
+                | Q(delivered_quantity__lte=F("quantity")),
+                name="pledge_delivered_quantity_within_pledged",
+                violation_error_message="Delivered quantity cannot exceed the pledged quantity.",
+            ),
+            models.CheckConstraint(
+                condition=Q(delivered_eur__isnull=True) | Q(eur_value__isnull=True)
+                | Q(delivered_eur__lte=F("eur_value")),
+                name="pledge_delivered_eur_within_pledged",
+                violation_error_message="Delivered value cannot exceed the pledged value.",
+            ),
+            models.CheckConstraint(
+                condition=(Q(amount__isnull=True) & Q(currency="")) | (Q(amount__isnull=False) & ~Q(currency="")),
+                name="pledge_amount_has_currency",
+                violation_error_message="An amount needs its currency, and a currency its amount.",
+            ),
+            models.CheckConstraint(
+                condition=Q(is_conditional=False) | ~Q(condition=""),
+                name="pledge_conditional_states_condition",
+                violation_error_message="A conditional pledge must state its condition.",
+            ),
+            models.CheckConstraint(
+                condition=Q(earmarked_from__isnull=True) | Q(earmarked_to__isnull=True)
+                | Q(earmarked_to__gte=F("earmarked_from")),
+                name="pledge_earmarked_years_ordered",
+                violation_error_message="The last earmarked year cannot be before the first.",
+            ),
+            models.CheckConstraint(condition=Q(kind__in=PledgeKind.values), name="pledge_kind_valid"),
+            models.CheckConstraint(condition=Q(status__in=Status.values), name="pledge_status_valid"),
+            models.CheckConstraint(condition=Q(publication__in=Publication.values),
+                                   name="pledge_publication_valid"),
+            models.CheckConstraint(condition=Q(valuation_basis__in=Valuation.values),
+                                   name="pledge_valuation_basis_valid"),
+            models.CheckConstraint(condition=Q(disclosure__in=Disclosure.values),
+                                   name="pledge_disclosure_valid"),
+            models.CheckConstraint(
+                condition=Q(announced_precision__in=DatePrecision.values),
+                name="pledge_announced_precision_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(publication="draft") | Q(published_at__isnull=False),
+                name="pledge_published_has_timestamp",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.nation}: {self.description[:60]}"
+
+    def get_absolute_url(self):
+        return reverse("site:pledge", args=[self.pk])
+
+    @property
+    def is_published(self):
+        return self.publication == self.Publication.PUBLISHED
+
+    def clean(self):
+        """Cross-field rules, and the EUR value from the ECB rate of the announcement date."""
+        errors = {}
+        if self.quantity_undisclosed and self.quantity is not None:
+            errors["quantity"] = "Leave the quantity empty when it is undisclosed."
+        if self.quantity is not None and not self.unit:
+            errors["unit"] = "A quantity needs its unit."
+        if self.amount is not None and not self.currency:
+            errors["currency"] = "An amount needs its currency."
+        if self.currency and self.amount is None:
+            errors["amount"] = "A currency needs an amount."
+        if self.is_conditional and not self.condition.strip():
+            errors["condition"] = "A conditional pledge must state its condition."
+        if self.earmarked_from and self.earmarked_to and self.earmarked_to < self.earmarked_from:
+            errors["earmarked_to"] = "The last earmarked year cannot be before the first."
+        if self.delivered_quantity is not None and self.quantity is not None and self.delivered_quantity > self.quantity:
+            errors["quantity"] = (
+                f"The pledged quantity cannot be below the {self.delivered_quantity} already delivered."
+            )
+        if errors:
+            raise ValidationError(errors)
+        self.revalue()
+
+    def revalue(self):
+        """Set the EUR value, rate and rate date from the amount, currency and announcement date."""
+        if self.amount is None or not self.currency:
+            self.eur_value = self.eur_rate = self.eur_rate_date = None
+            return
+        try:
+            rate = valuation.eur_rate(self.currency, self.announced_on)
+        except valuation.NoRate as exc:
+            raise ValidationError({"currency": str(exc)}) from exc
+        self.eur_rate, self.eur_rate_date = rate.rate, rate.date
+        self.eur_value = valuation.to_eur(self.amount, rate)
+        if self.delivered_eur is not None and self.delivered_eur > self.eur_value:
+            raise ValidationError(
+                {"amount": f"The pledged value cannot be below the EUR {self.delivered_eur} already delivered."}
+            )
+
+
+class StatusEvent(models.Model):
+    """One dated step in a pledge's life, with the source that shows it. The latest one is the pledge's status."""
+
+    pledge = models.ForeignKey(Pledge, on_delete=models.CASCADE, related_name="status_events")
+    status = models.CharField(max_length=20, choices=Status.choices)
+    occurred_on = models.DateField()
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="status_events")
+    note = models.TextField(blank=True)
+    delivered_quantity = models.DecimalField(**QUANTITY, null=True, blank=True, validators=NON_NEGATIVE,
+                                             help_text="Cumulative quantity delivered by this date.")
+    delivered_eur = models.DecimalField(**MONEY, null=True, blank=True, validators=NON_NEGATIVE,
+                                        verbose_name="delivered (EUR)",
+                                        help_text="Cumulative value delivered by this date, in EUR.")
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, editable=False,
+                                    on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = history()
+
+    class Meta:
+        ordering = ["pledge", "occurred_on", "id"]
+        get_latest_by = ["occurred_on", "id"]
+        indexes = [models.Index(fields=["pledge", "occurred_on", "id"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=Status.values), name="status_event_status_valid"),
+            models.CheckConstraint(condition=Q(delivered_quantity__isnull=True) | Q(delivered_quantity__gte=0),
+                                   name="status_event_delivered_quantity_non_negative"),
+            models.CheckConstraint(condition=Q(delivered_eur__isnull=True) | Q(delivered_eur__gte=0),
+                                   name="status_event_delivered_eur_non_negative"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_status_display()} on {self.occurred_on}"
+
+    def clean(self):
+        """Rules that involve the pledge: no event before its announcement, no delivery beyond what was pledged."""
+        pledge = self.pledge if self.pledge_id else None
+        if pledge is None:
+            return
+        errors = {}
+        if self.occurred_on and pledge.announced_on and self.occurred_on < pledge.announced_on:
+            errors["occurred_on"] = (
+                f"A status event cannot be dated before the pledge was announced ({pledge.announced_on})."
+            )
+        if self.delivered_quantity is not None and pledge.quantity is not None and self.delivered_quantity > pledge.quantity:
+            errors["delivered_quantity"] = f"Cannot exceed the pledged quantity ({pledge.quantity} {pledge.unit})."
+        if self.delivered_eur is not None and pledge.eur_value is not None and self.delivered_eur > pledge.eur_value:
+            errors["delivered_eur"] = f"Cannot exceed the pledged value (EUR {pledge.eur_value})."
+        if errors:
+            raise ValidationError(errors)
