@@ -22,6 +22,11 @@ QUANTITY = {"max_digits": 18, "decimal_places": 2}
 NON_NEGATIVE = [MinValueValidator(Decimal("0"))]
 
 
+def exceeds(delivered, pledged):
+    """Whether a delivered figure is above the pledged one, where both are known."""
+    return delivered is not None and pledged is not None and delivered > pledged
+
+
 class SourcedHistory(models.Model):
     """Extra columns on every history row: the source an editor cited for the change."""
 
@@ -151,7 +156,8 @@ class Source(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.title} ({self.publisher or self.url}{', ' + str(self.published_on) if self.published_on else ''})"
+        dated = f", {self.published_on}" if self.published_on else ""
+        return f"{self.title} ({self.publisher or self.url}{dated})"
 
 
 class Role(models.TextChoices):
@@ -462,7 +468,7 @@ class Pledge(models.Model):
             errors["condition"] = "A conditional pledge must state its condition."
         if self.earmarked_from and self.earmarked_to and self.earmarked_to < self.earmarked_from:
             errors["earmarked_to"] = "The last earmarked year cannot be before the first."
-        if self.delivered_quantity is not None and self.quantity is not None and self.delivered_quantity > self.quantity:
+        if exceeds(self.delivered_quantity, self.quantity):
             errors["quantity"] = (
                 f"The pledged quantity cannot be below the {self.delivered_quantity} already delivered."
             )
@@ -481,7 +487,7 @@ class Pledge(models.Model):
             raise ValidationError({"currency": str(exc)}) from exc
         self.eur_rate, self.eur_rate_date = rate.rate, rate.date
         self.eur_value = valuation.to_eur(self.amount, rate)
-        if self.delivered_eur is not None and self.delivered_eur > self.eur_value:
+        if exceeds(self.delivered_eur, self.eur_value):
             raise ValidationError(
                 {"amount": f"The pledged value cannot be below the EUR {self.delivered_eur} already delivered."}
             )
@@ -531,9 +537,9 @@ class StatusEvent(models.Model):
             errors["occurred_on"] = (
                 f"A status event cannot be dated before the pledge was announced ({pledge.announced_on})."
             )
-        if self.delivered_quantity is not None and pledge.quantity is not None and self.delivered_quantity > pledge.quantity:
+        if exceeds(self.delivered_quantity, pledge.quantity):
             errors["delivered_quantity"] = f"Cannot exceed the pledged quantity ({pledge.quantity} {pledge.unit})."
-        if self.delivered_eur is not None and pledge.eur_value is not None and self.delivered_eur > pledge.eur_value:
+        if exceeds(self.delivered_eur, pledge.eur_value):
             errors["delivered_eur"] = f"Cannot exceed the pledged value (EUR {pledge.eur_value})."
         if errors:
             raise ValidationError(errors)

@@ -1,0 +1,50 @@
+# `make run` and `make test` do all set-up on a fresh machine with Python 3.11.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+MANAGE := $(BIN)/python manage.py
+INSTALLED := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install migrate demo run test lint check-deploy clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(INSTALLED): requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(INSTALLED)
+
+migrate: install
+	$(MANAGE) migrate --no-input
+	$(MANAGE) createcachetable
+
+demo: migrate
+	$(MANAGE) load_demo
+
+run: demo
+	@echo ""
+	@echo "  Site:   http://$(HOST):$(PORT)/"
+	@echo "  Admin:  http://$(HOST):$(PORT)/admin/"
+	@echo "  Accounts: $(MANAGE) create_account NAME --role editor   (or --role reviewer)"
+	@echo "            $(MANAGE) createsuperuser                    (manages accounts)"
+	@echo ""
+	$(MANAGE) runserver $(HOST):$(PORT)
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+
+# What production settings look like to `check --deploy`; fails on any warning.
+check-deploy: install
+	DEBUG=0 SECRET_KEY=$${SECRET_KEY:-$$(openssl rand -hex 40)} ALLOWED_HOSTS=tracker.example.org \
+		$(MANAGE) check --deploy --fail-level WARNING
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles

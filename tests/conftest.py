@@ -1,0 +1,28 @@
+"""Named users, as in the product's design: Alice edits, Rita reviews, Sam is a superuser."""
+import pytest
+from django.contrib.auth.models import Group, User
+
+from tracker.accounts.roles import EDITORS, REVIEWERS
+
+
+def _staff(username, group):
+    user = User.objects.create_user(username, f"{username}@example.org", "correct horse battery", is_staff=True)
+    user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+@pytest.fixture
+def alice(db):
+    """An editor: adds and changes everything, cannot publish."""
+    return _staff("alice", EDITORS)
+
+
+@pytest.fixture
+def rita(db):
+    """A reviewer: may also publish and unpublish."""
+    return _staff("rita", REVIEWERS)
+
+
+@pytest.fixture
+def sam(db):
+    return User.objects.create_superuser("sam", "sam@example.org", "correct horse battery")

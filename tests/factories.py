@@ -1,0 +1,85 @@
+"""Test data builders. Records are saved through services where history matters to the test."""
+import datetime
+from decimal import Decimal
+
+import factory
+from django_countries import countries
+
+from tracker.commitments.models import Coalition, Membership, Nation, Objective, Pledge, Source, StatusEvent
+
+COUNTRY_CODES = [code for code, _ in countries]
+
+
+class CoalitionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Coalition
+
+    name = factory.Sequence(lambda n: f"Coalition {n}")
+    slug = factory.Sequence(lambda n: f"coalition-{n}")
+
+
+class NationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Nation
+
+    name = factory.Sequence(lambda n: f"Nation {n}")
+    slug = factory.Sequence(lambda n: f"nation-{n}")
+    kind = Nation.Kind.STATE
+    country = factory.Sequence(lambda n: COUNTRY_CODES[n % len(COUNTRY_CODES)])
+
+
+class SourceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Source
+
+    title = factory.Sequence(lambda n: f"Ministry statement {n}")
+    publisher = "Ministry of Defence"
+    url = factory.Sequence(lambda n: f"https://gov.example/statements/{n}")
+    published_on = datetime.date(2025, 3, 1)
+    kind = Source.Kind.OFFICIAL_STATEMENT
+    is_official = True
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    coalition = factory.SubFactory(CoalitionFactory)
+    nation = factory.SubFactory(NationFactory)
+
+
+class ObjectiveFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Objective
+
+    coalition = factory.SubFactory(CoalitionFactory)
+    title = factory.Sequence(lambda n: f"Objective {n}")
+    slug = factory.Sequence(lambda n: f"objective-{n}")
+
+
+class PledgeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Pledge
+
+    coalition = factory.SubFactory(CoalitionFactory)
+    nation = factory.SubFactory(NationFactory)
+    kind = Pledge.Kind.MILITARY
+    description = factory.Sequence(lambda n: f"Armoured vehicles, batch {n}")
+    quantity = Decimal("10")
+    unit = "vehicles"
+    amount = Decimal("1000000")
+    currency = "EUR"
+    eur_value = Decimal("1000000")
+    eur_rate = Decimal("1")
+    eur_rate_date = datetime.date(2025, 3, 3)
+    announced_on = datetime.date(2025, 3, 3)
+
+
+class StatusEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = StatusEvent
+
+    pledge = factory.SubFactory(PledgeFactory)
+    status = "announced"
+    occurred_on = datetime.date(2025, 3, 3)
+    source = factory.SubFactory(SourceFactory)
