@@ -36,6 +36,7 @@ run: demo
 	$(MANAGE) runserver $(HOST):$(PORT)
 
 test: install
+	$(MANAGE) collectstatic --no-input -v0
 	$(BIN)/python -m pytest
 
 lint: install

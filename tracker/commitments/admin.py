@@ -5,6 +5,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
@@ -18,6 +19,7 @@ admin.site.index_title = "Pledges, sources and coalitions"
 
 
 def source_autocomplete():
+    """A search-as-you-type source picker for forms that are not bound to a source field of their own."""
     return AutocompleteSelect(StatusEvent._meta.get_field("source"), admin.site)
 
 
@@ -29,19 +31,19 @@ class ChangeNoteForm(forms.ModelForm):
         help_text="Kept in the history with your name, e.g. “New figure from the ministry's statement”.",
     )
     change_source = forms.ModelChoiceField(
-        queryset=Source.objects.all(), required=False, label="Source for this change", widget=None,
+        queryset=Source.objects.all(), required=False, label="Source for this change", widget=source_autocomplete(),
         help_text="The document this change rests on, if any.",
     )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["change_source"].widget = source_autocomplete()
         if self.instance.pk:
             self.fields["change_reason"].required = True
 
 
 class AuditedAdmin(SimpleHistoryAdmin):
     form = ChangeNoteForm
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     history_list_display = ["history_source"]
 
     def save_model(self, request, obj, form, change):
@@ -102,38 +104,72 @@ class ObjectiveAdmin(AuditedAdmin):
     prepopulated_fields = {"slug": ["title"]}
 
 
-class StatusEventInline(admin.TabularInline):
-    model = StatusEvent
+class RecordedRowsInline(admin.TabularInline):
+    """Existing rows, shown read-only (with delete) so the page makes no query per row: an editable
+    autocomplete widget looks up its selected option once per row. New rows go in an AddingRowsInline."""
+
     extra = 0
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class AddingRowsInline(admin.TabularInline):
+    """Blank rows for adding to a pledge; existing rows are listed by the matching RecordedRowsInline."""
+
+    extra = 1
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).none()
+
+    def has_change_permission(self, request, obj=None):
+        return self.has_add_permission(request, obj)
+
+
+class StatusEventInline(RecordedRowsInline):
+    model = StatusEvent
     fields = ["status", "occurred_on", "source", "delivered_quantity", "delivered_eur", "note", "recorded_by"]
-    readonly_fields = ["recorded_by"]
-    autocomplete_fields = ["source"]
     ordering = ["occurred_on", "id"]
+    verbose_name_plural = "status timeline (edit a step from its own page under Status events)"
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("source", "recorded_by")
 
 
-class PledgeSourceInline(admin.TabularInline):
-    model = Pledge.sources.through
-    extra = 1
+class AddStatusEventInline(AddingRowsInline):
+    model = StatusEvent
+    fields = ["status", "occurred_on", "source", "delivered_quantity", "delivered_eur", "note"]
     autocomplete_fields = ["source"]
+    verbose_name = "new status event"
+    verbose_name_plural = "record a new status event"
+
+
+class PledgeSourceInline(RecordedRowsInline):
+    model = Pledge.sources.through
+    fields = ["source"]
     verbose_name = "source"
-    verbose_name_plural = "sources (at least one before publishing)"
+    verbose_name_plural = "sources cited (at least one before publishing)"
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("source")
 
 
+class AddPledgeSourceInline(AddingRowsInline):
+    model = Pledge.sources.through
+    fields = ["source"]
+    autocomplete_fields = ["source"]
+    verbose_name = "source"
+    verbose_name_plural = "cite another source"
+
+
 class RecordStatusForm(forms.Form):
     status = forms.ChoiceField(choices=Status.choices)
     occurred_on = forms.DateField(label="Date", widget=forms.DateInput(attrs={"type": "date"}))
-    source = forms.ModelChoiceField(queryset=Source.objects.all())
+    source = forms.ModelChoiceField(queryset=Source.objects.all(), widget=source_autocomplete())
     note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["source"].widget = source_autocomplete()
 
 
 @admin.register(Pledge)
@@ -147,7 +183,7 @@ class PledgeAdmin(ExampleMarkMixin, AuditedAdmin):
     search_fields = ["nation__name", "description", "sources__title", "sources__url", "sources__publisher"]
     autocomplete_fields = ["coalition", "nation", "objectives"]
     date_hierarchy = "announced_on"
-    inlines = [PledgeSourceInline, StatusEventInline]
+    inlines = [PledgeSourceInline, AddPledgeSourceInline, StatusEventInline, AddStatusEventInline]
     readonly_fields = ["status", "delivered_quantity", "delivered_eur", "eur_value", "eur_rate", "eur_rate_date",
                        "publication", "published_at", "published_by"]
     actions = ["publish_selected", "unpublish_selected", "record_status_for_selected"]
