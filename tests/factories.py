@@ -10,6 +10,11 @@ from tracker.commitments.models import Coalition, Membership, Nation, Objective,
 COUNTRY_CODES = [code for code, _ in countries]
 
 
+def unused_country_code():
+    taken = set(Nation.objects.exclude(country=None).values_list("country", flat=True))
+    return next(code for code in COUNTRY_CODES if code not in taken)
+
+
 class CoalitionFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Coalition
@@ -25,7 +30,7 @@ class NationFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Nation {n}")
     slug = factory.Sequence(lambda n: f"nation-{n}")
     kind = Nation.Kind.STATE
-    country = factory.Sequence(lambda n: COUNTRY_CODES[n % len(COUNTRY_CODES)])
+    country = factory.LazyFunction(lambda: unused_country_code())
 
 
 class SourceFactory(factory.django.DjangoModelFactory):

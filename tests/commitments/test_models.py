@@ -6,8 +6,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from tests.factories import NationFactory, ObjectiveFactory, PledgeFactory, SourceFactory
-from tracker.commitments.models import Nation, Pledge
+from tests.factories import NationFactory, ObjectiveFactory, PledgeFactory, SourceFactory, StatusEventFactory
+from tracker.commitments.models import Nation, Pledge, StatusEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -90,3 +90,28 @@ def test_unknown_currency_is_a_field_error_on_currency():
     with pytest.raises(ValidationError) as caught:
         pledge.full_clean()
     assert "currency" in caught.value.message_dict
+
+
+def test_database_refuses_a_status_event_dated_before_the_announcement():
+    pledge = PledgeFactory(announced_on=datetime.date(2025, 3, 3))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        StatusEventFactory(pledge=pledge, occurred_on=datetime.date(2025, 3, 2))
+    event = StatusEventFactory(pledge=pledge, occurred_on=datetime.date(2025, 3, 3))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        StatusEvent.objects.filter(pk=event.pk).update(occurred_on=datetime.date(2025, 1, 1))
+
+
+def test_database_refuses_moving_an_announcement_after_its_status_events():
+    pledge = PledgeFactory(announced_on=datetime.date(2025, 3, 3))
+    StatusEventFactory(pledge=pledge, occurred_on=datetime.date(2025, 3, 5))
+    refused_by_database(Pledge.objects.filter(pk=pledge.pk), announced_on=datetime.date(2025, 4, 1))
+    Pledge.objects.filter(pk=pledge.pk).update(announced_on=datetime.date(2025, 3, 4))  # still before: fine
+
+
+def test_moving_the_announcement_after_a_status_event_is_a_field_error():
+    pledge = PledgeFactory(announced_on=datetime.date(2025, 3, 3))
+    StatusEventFactory(pledge=pledge, occurred_on=datetime.date(2025, 3, 5))
+    pledge.announced_on = datetime.date(2025, 4, 1)
+    with pytest.raises(ValidationError) as caught:
+        pledge.full_clean()
+    assert "announced_on" in caught.value.message_dict

@@ -472,6 +472,10 @@ class Pledge(models.Model):
             errors["quantity"] = (
                 f"The pledged quantity cannot be below the {self.delivered_quantity} already delivered."
             )
+        if self.pk and self.announced_on:
+            earliest = self.status_events.order_by("occurred_on").values_list("occurred_on", flat=True).first()
+            if earliest and earliest < self.announced_on:
+                errors["announced_on"] = f"A status event is dated {earliest}, before this announcement date."
         if errors:
             raise ValidationError(errors)
         self.revalue()
