@@ -3,6 +3,8 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tracker.commitments import valuation
 
@@ -42,3 +44,16 @@ def test_currency_the_ecb_stopped_publishing_has_no_rate_years_later():
 def test_date_before_the_series_starts_has_no_rate():
     with pytest.raises(valuation.NoRate):
         valuation.eur_rate("USD", datetime.date(1990, 1, 1))
+
+
+@given(
+    amount=st.decimals(min_value=0, max_value=10**12, places=2, allow_nan=False, allow_infinity=False),
+    currency=st.sampled_from(["GBP", "USD", "PLN", "DKK", "NOK", "SEK", "CHF", "JPY"]),
+    day=st.dates(min_value=datetime.date(2010, 1, 1), max_value=datetime.date(2026, 10, 30)),
+)
+def test_eur_value_uses_the_latest_rate_on_or_before_the_day_and_converts_back(amount, currency, day):
+    rate = valuation.eur_rate(currency, day)
+    assert day - datetime.timedelta(days=valuation.MAX_RATE_AGE_DAYS) <= rate.date <= day
+    eur = valuation.to_eur(amount, rate)
+    # Converting back lands within half a cent (in EUR) of the original amount.
+    assert abs(eur * rate.rate - amount) <= Decimal("0.005") * rate.rate
