@@ -260,3 +260,23 @@ def test_change_form_query_count_does_not_grow_with_the_table(client, sam, model
     client.get(url)
     with django_assert_num_queries(with_five):
         client.get(url)
+
+
+def test_sources_cited_in_the_admin_are_in_the_history_with_their_author(client, alice, world):
+    client.force_login(alice)
+    assert add_pledge(client, world).status_code == 302
+    pledge = Pledge.objects.get()
+    latest = pledge.history.latest()
+    assert latest.history_user == alice
+    assert [s.source for s in latest.sources.all()] == [world["source"]]
+
+    page = client.get(change_url(pledge))
+    recorded = next(i.formset.prefix for i in page.context["inline_admin_formsets"]
+                    if i.opts.model._meta.model_name == "pledge_sources" and not i.formset.extra)
+    response = client.post(change_url(pledge), admin_form_data(
+        page, change_reason="Wrong document", **{f"{recorded}-0-DELETE": "on"}))
+    assert response.status_code == 302
+    assert not pledge.sources.exists()
+    latest = pledge.history.latest()
+    assert (latest.history_user, latest.history_change_reason) == (alice, "Wrong document")
+    assert not latest.sources.exists()

@@ -116,6 +116,10 @@ class RecordedRowsInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None):
         return False
 
+    def has_view_permission(self, request, obj=None):
+        # A pledge being added has no rows yet: leave the empty table off the page.
+        return obj is not None and super().has_view_permission(request, obj)
+
 
 class AddingRowsInline(admin.TabularInline):
     """Blank rows for adding to a pledge; existing rows are listed by the matching RecordedRowsInline."""
@@ -213,16 +217,27 @@ class PledgeAdmin(ExampleMarkMixin, AuditedAdmin):
         return f"{obj.amount:,} {obj.currency}" if obj.amount is not None else "—"
 
     def save_formset(self, request, form, formset, change):
-        """Status events are saved through services so the pledge's current status follows them."""
+        """Sources and status events are saved through services, so history records them and the
+        pledge's current status follows its events."""
+        reason = form.cleaned_data.get("change_reason") or ("Changed" if change else "Created")
+        if formset.model is Pledge.sources.through:
+            # Saving through-table rows directly would bypass the history; set the pledge's sources instead.
+            formset.save(commit=False)
+            pledge = form.instance
+            current = set(pledge.sources.values_list("pk", flat=True))
+            wanted = (current - {row.source_id for row in formset.deleted_objects}) | {
+                row.source_id for row in formset.new_objects}
+            if wanted != current:
+                services.set_related(pledge, "sources", wanted, user=request.user, reason=reason,
+                                     source=form.cleaned_data.get("change_source"))
+            return None
         if formset.model is not StatusEvent:
             return super().save_formset(request, form, formset, change)
         events = formset.save(commit=False)
         for event in formset.deleted_objects:
             services.delete_status_event(event, user=request.user)
         for event in events:
-            services.save_status_event(event, user=request.user,
-                                       reason=form.cleaned_data.get("change_reason") or "")
-        formset.save_m2m()
+            services.save_status_event(event, user=request.user, reason=reason)
 
     def has_publish_permission(self, request):
         return services.can_publish(request.user)

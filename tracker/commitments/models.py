@@ -482,6 +482,8 @@ class Pledge(models.Model):
 
     def revalue(self):
         """Set the EUR value, rate and rate date from the amount, currency and announcement date."""
+        if self.currency and self.currency not in valuation.known_currencies():
+            return  # the currency field's own validator reports it
         if self.amount is None or not self.currency:
             self.eur_value = self.eur_rate = self.eur_rate_date = None
             return
