@@ -93,6 +93,7 @@ class Nation(models.Model):
         "Default totals leave its pledges out so the same money is never counted twice.",
     )
     is_example = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
 
     history = history()
 
@@ -139,6 +140,7 @@ class Source(models.Model):
     is_official = models.BooleanField(default=False, help_text="Issued by a government or the coalition itself.")
     is_example = models.BooleanField(default=False, help_text="A placeholder for demo data, not a real document.")
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     history = history()
 
@@ -183,6 +185,7 @@ class Membership(models.Model):
     source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.PROTECT, related_name="memberships")
     note = models.TextField(blank=True)
     is_example = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
 
     history = history()
 
@@ -231,6 +234,7 @@ class Objective(models.Model):
     lead_nations = models.ManyToManyField(Nation, blank=True, related_name="led_objectives")
     position = models.PositiveSmallIntegerField(default=0, help_text="Order on pages.")
     is_example = models.BooleanField(default=False, help_text="Its target is illustrative, not from a source.")
+    updated_at = models.DateTimeField(auto_now=True)
 
     history = history()
 
@@ -515,6 +519,7 @@ class StatusEvent(models.Model):
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, editable=False,
                                     on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     history = history()
 
@@ -549,3 +554,43 @@ class StatusEvent(models.Model):
             errors["delivered_eur"] = f"Cannot exceed the pledged value (EUR {pledge.eur_value})."
         if errors:
             raise ValidationError(errors)
+
+
+class DataVersion(models.Model):
+    """One row counting writes to the commitment data. Every write bumps it in the same transaction,
+    so caches keyed on it (summaries, ETags) can never serve figures older than the data."""
+
+    version = models.BigIntegerField(default=0)
+    changed_at = models.DateTimeField(null=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="data_version_single_row")]
+
+    def __str__(self):
+        return f"data version {self.version}"
+
+
+class NationFigures(models.Model):
+    """GDP and population of a nation in a year, for 'share of GDP' and 'per capita' summaries."""
+
+    nation = models.ForeignKey(Nation, on_delete=models.CASCADE, related_name="figures")
+    year = models.PositiveSmallIntegerField(validators=[MinValueValidator(1900), MaxValueValidator(2200)])
+    gdp_eur = models.DecimalField(**MONEY, validators=[MinValueValidator(Decimal("1"))], verbose_name="GDP (EUR)")
+    population = models.BigIntegerField(validators=[MinValueValidator(1)])
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = history()
+
+    class Meta:
+        verbose_name = "nation figures"
+        verbose_name_plural = "nation figures"
+        ordering = ["nation", "-year"]
+        constraints = [
+            models.UniqueConstraint(fields=["nation", "year"], name="nation_figures_one_per_year"),
+            models.CheckConstraint(condition=Q(gdp_eur__gt=0), name="nation_figures_gdp_positive"),
+            models.CheckConstraint(condition=Q(population__gt=0), name="nation_figures_population_positive"),
+        ]
+
+    def __str__(self):
+        return f"{self.nation} {self.year}"

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from django.db.models import Count, Q, Sum
 
-from .models import Coalition, Pledge, Status
+from .models import Coalition, DataVersion, Pledge, Status
 
 # Stages a total can count, from the loosest to the firmest. "Delivered" sums delivered amounts.
 ANNOUNCED_OR_LATER = [s for s in Status if s not in (Status.UNVERIFIED, Status.CANCELLED, Status.SUPERSEDED)]
@@ -49,6 +49,12 @@ def published_pledges(coalition=None):
     """What readers may see: published pledges only, everywhere."""
     pledges = Pledge.objects.filter(publication=Pledge.Publication.PUBLISHED)
     return pledges.filter(coalition=coalition) if coalition is not None else pledges
+
+
+def data_version():
+    """(version, changed_at) of the commitment data: any write changes the version."""
+    row = DataVersion.objects.filter(pk=1).values_list("version", "changed_at").first()
+    return row or (0, None)
 
 
 def default_coalition():

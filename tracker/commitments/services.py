@@ -5,12 +5,27 @@ and leaves a history entry naming who made the change, why, and which source it 
 """
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import F
+from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 from django.utils import timezone
 from simple_history.signals import pre_create_historical_record
 
 from . import selectors
-from .models import Pledge, StatusEvent
+from .models import (
+    Coalition,
+    DataVersion,
+    Membership,
+    Nation,
+    NationFigures,
+    Objective,
+    Pledge,
+    Source,
+    StatusEvent,
+)
+
+VERSIONED = {Coalition, Nation, Membership, Objective, Source, Pledge, StatusEvent, NationFigures,
+             Pledge.objectives.through, Pledge.sources.through, Objective.lead_nations.through}
 
 PUBLISH_PERMISSION = "commitments.publish_pledge"
 
@@ -18,6 +33,26 @@ PUBLISH_PERMISSION = "commitments.publish_pledge"
 @receiver(pre_create_historical_record)
 def _attach_cited_source(sender, instance, history_instance, **kwargs):
     history_instance.history_source = getattr(instance, "_history_source", None)
+
+
+def bump_data_version():
+    """Count one more write. Runs inside the writer's transaction, so readers see both or neither."""
+    updated = DataVersion.objects.filter(pk=1).update(version=F("version") + 1, changed_at=timezone.now())
+    if not updated:
+        DataVersion.objects.get_or_create(pk=1, defaults={"version": 1, "changed_at": timezone.now()})
+
+
+@receiver(post_save)
+@receiver(post_delete)
+def _data_changed(sender, **kwargs):
+    if sender in VERSIONED:
+        bump_data_version()
+
+
+@receiver(m2m_changed)
+def _relations_changed(sender, action, **kwargs):
+    if sender in VERSIONED and action.startswith("post_"):
+        bump_data_version()
 
 
 def _attribute(instance, *, user, reason, source):
