@@ -48,8 +48,13 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_countries",
     "simple_history",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "tracker.commitments",
     "tracker.accounts",
+    "tracker.api",
     "tracker.site",
 ]
 
@@ -123,6 +128,44 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 LOGIN_THROTTLE_ATTEMPTS = int(os.environ.get("LOGIN_THROTTLE_ATTEMPTS", "5"))
 LOGIN_THROTTLE_WINDOW = int(os.environ.get("LOGIN_THROTTLE_WINDOW", "900"))
 AUTHENTICATION_BACKENDS = ["tracker.accounts.throttle.ThrottledModelBackend"]
+
+API_MAX_PAGE_SIZE = 1000
+API_MAX_BODY_BYTES = int(os.environ.get("API_MAX_BODY_BYTES", str(256 * 1024)))
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "tracker.api.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["tracker.api.permissions.ReadOrEditorWrite"],
+    "DEFAULT_PARSER_CLASSES": ["tracker.api.parsing.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "tracker.api.parsing.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+        "tracker.api.exports.CSVRenderer",
+        "tracker.api.exports.XLSXRenderer",
+    ],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "tracker.api.pagination.StableCursorPagination",
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.AnonRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"anon": os.environ.get("API_ANON_RATE", "300/minute")},
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "tracker.api.errors.exception_handler",
+    "COERCE_DECIMAL_TO_STRING": True,
+    "URL_FORMAT_OVERRIDE": "format",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Coalition commitment tracker API",
+    "DESCRIPTION": "Who pledged what to which coalition, towards which objective, and what was delivered. "
+    "Anonymous callers see published records only. Writes need an editor's token "
+    "(`Authorization: Token <key>`) and an `If-Match` header on updates.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
 
 CACHES = {
     "default": {

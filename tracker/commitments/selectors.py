@@ -2,9 +2,10 @@
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, F, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, TruncMonth
 
-from .models import Coalition, DataVersion, Pledge, Status
+from .models import Coalition, DataVersion, NationFigures, Pledge, Status, StatusEvent
 
 # Stages a total can count, from the loosest to the firmest. "Delivered" sums delivered amounts.
 ANNOUNCED_OR_LATER = [s for s in Status if s not in (Status.UNVERIFIED, Status.CANCELLED, Status.SUPERSEDED)]
@@ -74,3 +75,95 @@ def coalition_totals(pledges):
         conditional_eur=Sum("eur_value", filter=Q(status__in=ANNOUNCED_OR_LATER, is_conditional=True)),
         conditional_pledges=Count("id", filter=Q(is_conditional=True)),
     )
+
+
+def with_state(pledges, as_of=None):
+    """Annotate each pledge's stage and deliveries, today or as they stood on `as_of` (from its status events).
+
+    Adds state_status, state_delivered_eur and state_delivered_quantity. With `as_of`, pledges announced
+    later (or on an unknown date) are left out: they were not yet pledged.
+    """
+    if as_of is None:
+        return pledges.annotate(
+            state_status=F("status"),
+            state_delivered_eur=F("delivered_eur"),
+            state_delivered_quantity=F("delivered_quantity"),
+        )
+    events = StatusEvent.objects.filter(pledge=OuterRef("pk"), occurred_on__lte=as_of).order_by("-occurred_on", "-id")
+    return pledges.filter(announced_on__lte=as_of).annotate(
+        state_status=Coalesce(Subquery(events.values("status")[:1]), Value(Status.UNVERIFIED.value)),
+        state_delivered_eur=Subquery(events.exclude(delivered_eur=None).values("delivered_eur")[:1]),
+        state_delivered_quantity=Subquery(events.exclude(delivered_quantity=None).values("delivered_quantity")[:1]),
+    )
+
+
+# What each stage counts; every summary row carries these, with how many pledges each sums.
+STAGE_DEFINITIONS = {
+    "announced": "EUR value of pledges announced or further along (not unverified, cancelled or superseded)",
+    "committed": "EUR value of pledges committed, allocated or (partially) delivered",
+    "delivered": "EUR value reported delivered by status events",
+}
+
+
+def _stage_aggregates():
+    announced = Q(state_status__in=ANNOUNCED_OR_LATER)
+    committed = Q(state_status__in=COMMITTED_OR_LATER)
+    return {
+        "pledges": Count("id", distinct=True),
+        "announced_eur": Sum("eur_value", filter=announced),
+        "announced_pledges": Count("id", filter=announced, distinct=True),
+        "committed_eur": Sum("eur_value", filter=committed),
+        "committed_pledges": Count("id", filter=committed, distinct=True),
+        "delivered_eur": Sum("state_delivered_eur"),
+        "delivered_pledges": Count("id", filter=Q(state_delivered_eur__gt=0), distinct=True),
+        "firm_eur": Sum("eur_value", filter=announced & Q(is_conditional=False)),
+        "conditional_eur": Sum("eur_value", filter=announced & Q(is_conditional=True)),
+        "conditional_pledges": Count("id", filter=Q(is_conditional=True), distinct=True),
+    }
+
+
+GROUPINGS = {
+    "nation": ["nation__slug", "nation__name", "nation__country", "nation__kind"],
+    "objective": ["objectives__slug", "objectives__title", "objectives__target_eur", "objectives__target_quantity",
+                  "objectives__target_unit"],
+    "kind": ["kind"],
+    "status": ["state_status"],
+    "month": ["month"],
+}
+
+
+def summarize(pledges, by=None, as_of=None):
+    """Totals of a pledge queryset, overall (`by=None`) or per nation, objective, kind, status or month.
+
+    Pass-through bodies are left out, so money routed through them is not counted twice. A pledge towards
+    several objectives counts in full towards each of them.
+    """
+    if "state_status" not in pledges.query.annotations:
+        pledges = with_state(pledges, as_of)
+    pledges = pledges.filter(nation__is_pass_through=False)
+    if by is None:
+        return pledges.aggregate(**_stage_aggregates())
+    if by == "month":
+        pledges = pledges.exclude(announced_on=None).annotate(month=TruncMonth("announced_on"))
+    if by == "objective":
+        pledges = pledges.exclude(objectives=None)
+        extra = {"objective_quantity": Sum("quantity", filter=Q(unit=F("objectives__target_unit"))
+                                           & Q(state_status__in=ANNOUNCED_OR_LATER))}
+    else:
+        extra = {}
+    fields = GROUPINGS[by]
+    rows = pledges.values(*fields).annotate(**_stage_aggregates(), **extra)
+    order = {"month": ["month"], "nation": ["-announced_eur", "nation__name"]}.get(by, fields[:1])
+    rows = rows.order_by(*[F(f[1:]).desc(nulls_last=True) if f.startswith("-") else f for f in order])
+    return list(rows)
+
+
+def figures_for(nation_slugs, year=None):
+    """{nation slug: NationFigures} for the given year, or each nation's latest year on record."""
+    figures = NationFigures.objects.filter(nation__slug__in=nation_slugs).select_related("nation", "source")
+    if year is not None:
+        figures = figures.filter(year=year)
+    latest = {}
+    for row in figures.order_by("nation_id", "-year"):
+        latest.setdefault(row.nation.slug, row)
+    return latest

@@ -1,0 +1,38 @@
+import orjson
+from django.conf import settings
+from rest_framework import parsers, renderers
+from rest_framework.exceptions import ParseError
+
+from .errors import PayloadTooLarge
+
+
+class JSONParser(parsers.BaseParser):
+    """Strict JSON: NaN and Infinity, bad UTF-8 and integers beyond 64 bits are refused; so are large bodies."""
+
+    media_type = "application/json"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        request = (parser_context or {}).get("request")
+        limit = settings.API_MAX_BODY_BYTES
+        length = request.META.get("CONTENT_LENGTH") if request is not None else None
+        if length and length.isdigit() and int(length) > limit:
+            raise PayloadTooLarge(f"Request body is larger than {limit} bytes.")
+        body = stream.read(limit + 1) if stream is not None else b""
+        if len(body) > limit:
+            raise PayloadTooLarge(f"Request body is larger than {limit} bytes.")
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise ParseError(f"Malformed JSON: {exc}") from None
+
+
+def _default(value):
+    # Decimals go out as strings so no precision is lost; lazy translations and the like as text.
+    return str(value)
+
+
+class JSONRenderer(renderers.JSONRenderer):
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if data is None:
+            return b""
+        return orjson.dumps(data, default=_default, option=orjson.OPT_NON_STR_KEYS)

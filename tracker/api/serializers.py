@@ -1,0 +1,269 @@
+"""What the API reads and writes.
+
+Pledge lists are built from `.values()` rows and three bulk look-ups (objectives, sources, status events)
+rather than one serializer object per field per row: the same figures, several times faster. The
+PledgeSerializer below documents that shape for the OpenAPI schema; tests check real responses against it.
+"""
+from django.db import transaction
+from django.db.models import F
+from rest_framework import serializers
+
+from tracker.commitments import selectors, services
+from tracker.commitments.models import (
+    Coalition,
+    Membership,
+    Nation,
+    NationFigures,
+    Objective,
+    Pledge,
+    Source,
+    StatusEvent,
+)
+
+from .conditional import record_etag
+
+PLEDGE_COLUMNS = [
+    "id", "kind", "description", "quantity", "unit", "quantity_undisclosed", "amount", "currency", "eur_value",
+    "eur_rate", "eur_rate_date", "valuation_basis", "is_conditional", "condition", "announced_on",
+    "announced_precision", "earmarked_from", "earmarked_to", "disclosure", "status", "delivered_quantity",
+    "delivered_eur", "publication", "published_at", "is_example", "created_at", "updated_at",
+]
+EVENT_COLUMNS = ["pledge_id", "id", "status", "occurred_on", "source_id", "note", "delivered_quantity",
+                 "delivered_eur"]
+
+
+class _Event:
+    """Just enough of a StatusEvent for selectors.pledge_state."""
+
+    __slots__ = ("pk", "status", "occurred_on", "delivered_quantity", "delivered_eur")
+
+    def __init__(self, row):
+        self.pk, self.status, self.occurred_on = row["id"], row["status"], row["occurred_on"]
+        self.delivered_quantity, self.delivered_eur = row["delivered_quantity"], row["delivered_eur"]
+
+
+def pledge_representations(pledges, as_of=None):
+    """JSON-ready dicts for a pledge queryset, in its order, in four queries whatever its length."""
+    rows = list(pledges.values(
+        *PLEDGE_COLUMNS, coalition_slug=F("coalition__slug"), nation_slug=F("nation__slug"),
+        nation_name=F("nation__name"), nation_code=F("nation__country"), nation_kind=F("nation__kind"),
+    ))
+    ids = [row["id"] for row in rows]
+    objectives, sources, events = {}, {}, {}
+    for pledge_id, slug in Pledge.objectives.through.objects.filter(pledge_id__in=ids).values_list(
+            "pledge_id", "objective__slug").order_by("objective__position", "objective_id"):
+        objectives.setdefault(pledge_id, []).append(slug)
+    for pledge_id, source_id in Pledge.sources.through.objects.filter(pledge_id__in=ids).values_list(
+            "pledge_id", "source_id").order_by("source_id"):
+        sources.setdefault(pledge_id, []).append(source_id)
+    for event in StatusEvent.objects.filter(pledge_id__in=ids).order_by("occurred_on", "id").values(
+            *EVENT_COLUMNS):
+        events.setdefault(event.pop("pledge_id"), []).append(event)
+
+    results = []
+    for row in rows:
+        pledge_id = row["id"]
+        timeline = events.get(pledge_id, [])
+        if as_of is not None:
+            timeline = [e for e in timeline if e["occurred_on"] <= as_of]
+            state = selectors.pledge_state([_Event(e) for e in timeline])
+            row["status"], row["delivered_quantity"], row["delivered_eur"] = (
+                state.status, state.delivered_quantity, state.delivered_eur)
+        row["coalition"] = row.pop("coalition_slug")
+        row["nation"] = {"slug": row.pop("nation_slug"), "name": row.pop("nation_name"),
+                         "code": row.pop("nation_code"), "kind": row.pop("nation_kind")}
+        row["objectives"] = objectives.get(pledge_id, [])
+        row["sources"] = sources.get(pledge_id, [])
+        row["status_events"] = [{**e, "source": e.pop("source_id")} for e in timeline]
+        row["version"] = f'"pledge-{pledge_id}-{row["updated_at"].timestamp():.6f}"'
+        results.append(row)
+    return results
+
+
+class NationRefSerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    code = serializers.CharField(allow_null=True, help_text="ISO 3166-1 alpha-2; null for bodies")
+    kind = serializers.ChoiceField(choices=Nation.Kind.choices)
+
+
+class StatusEventSerializer(serializers.ModelSerializer):
+    source = serializers.PrimaryKeyRelatedField(queryset=Source.objects.all())
+
+    class Meta:
+        model = StatusEvent
+        fields = ["id", "status", "occurred_on", "source", "note", "delivered_quantity", "delivered_eur"]
+        read_only_fields = ["id"]
+
+
+class PledgeSerializer(serializers.ModelSerializer):
+    """The shape of a pledge in responses (documentation; see pledge_representations)."""
+
+    coalition = serializers.SlugField()
+    nation = NationRefSerializer()
+    objectives = serializers.ListField(child=serializers.SlugField())
+    sources = serializers.ListField(child=serializers.IntegerField(), help_text="ids of /api/v1/sources/")
+    status_events = StatusEventSerializer(many=True)
+    version = serializers.CharField(help_text="The record's ETag, for If-Match on writes")
+
+    class Meta:
+        model = Pledge
+        fields = PLEDGE_COLUMNS + ["coalition", "nation", "objectives", "sources", "status_events", "version"]
+        read_only_fields = fields
+
+
+class StrictInputMixin:
+    """Refuses fields the caller may not set (ids, authorship, publication, timestamps) or that do not exist."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            writable = {name for name, field in self.fields.items() if not field.read_only}
+            refused = sorted(set(data) - writable)
+            if refused:
+                raise serializers.ValidationError({name: ["This field cannot be set."] for name in refused})
+        return super().to_internal_value(data)
+
+
+class ChangeNoteMixin(serializers.Serializer):
+    change_reason = serializers.CharField(max_length=100, write_only=True, required=False,
+                                          help_text="Why: kept in the record's history. Required on updates.")
+    change_source = serializers.PrimaryKeyRelatedField(queryset=Source.objects.all(), write_only=True,
+                                                       required=False, allow_null=True,
+                                                       help_text="id of the source this change rests on")
+
+    def validate(self, attrs):
+        if self.instance is not None and not attrs.get("change_reason", "").strip():
+            raise serializers.ValidationError({"change_reason": ["Say why this record changes."]})
+        return attrs
+
+
+class AuditedModelSerializer(StrictInputMixin, ChangeNoteMixin, serializers.ModelSerializer):
+    """Saves through services: full model validation, database constraints, history with author and reason."""
+
+    def _save(self, instance, validated_data):
+        reason = validated_data.pop("change_reason", "") or ("Changed" if instance.pk else "Created")
+        source = validated_data.pop("change_source", None)
+        many = {name: validated_data.pop(name) for name in list(validated_data)
+                if isinstance(self.fields[name], serializers.ManyRelatedField)}
+        for name, value in validated_data.items():
+            setattr(instance, name, value)
+        user = self.context["request"].user
+        with transaction.atomic():
+            services.save_record(instance, user=user, reason=reason, source=source)
+            for name, values in many.items():
+                services.set_related(instance, name, values, user=user, reason=reason, source=source)
+        return instance
+
+    def create(self, validated_data):
+        return self._save(self.Meta.model(), validated_data)
+
+    def update(self, instance, validated_data):
+        return self._save(instance, validated_data)
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if hasattr(instance, "updated_at"):
+            data["version"] = record_etag(instance)
+        return data
+
+
+class PledgeWriteSerializer(AuditedModelSerializer):
+    coalition = serializers.SlugRelatedField(slug_field="slug", queryset=Coalition.objects.all())
+    nation = serializers.SlugRelatedField(slug_field="slug", queryset=Nation.objects.all())
+    objectives = serializers.PrimaryKeyRelatedField(many=True, queryset=Objective.objects.all(), required=False)
+    sources = serializers.PrimaryKeyRelatedField(many=True, queryset=Source.objects.all(), required=False)
+
+    class Meta:
+        model = Pledge
+        fields = ["id", "coalition", "nation", "objectives", "sources", "kind", "description", "quantity", "unit",
+                  "quantity_undisclosed", "amount", "currency", "valuation_basis", "is_conditional", "condition",
+                  "announced_on", "announced_precision", "earmarked_from", "earmarked_to", "disclosure",
+                  "is_example", "change_reason", "change_source"]
+        read_only_fields = ["id"]
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        coalition = attrs.get("coalition") or getattr(self.instance, "coalition", None)
+        strays = [o.pk for o in attrs.get("objectives", []) if coalition and o.coalition_id != coalition.pk]
+        if strays:
+            raise serializers.ValidationError({"objectives": [f"Objectives {strays} belong to another coalition."]})
+        return attrs
+
+
+class StatusEventWriteSerializer(StrictInputMixin, serializers.ModelSerializer):
+    source = serializers.PrimaryKeyRelatedField(queryset=Source.objects.all())
+    change_reason = serializers.CharField(max_length=100, write_only=True, required=False)
+
+    class Meta:
+        model = StatusEvent
+        fields = ["id", "status", "occurred_on", "source", "note", "delivered_quantity", "delivered_eur",
+                  "change_reason"]
+        read_only_fields = ["id"]
+
+
+class CoalitionSerializer(AuditedModelSerializer):
+    version = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Coalition
+        fields = ["id", "slug", "name", "description", "announced_on", "is_example", "updated_at", "version",
+                  "change_reason", "change_source"]
+        read_only_fields = ["id", "updated_at"]
+
+
+class NationFiguresSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = NationFigures
+        fields = ["year", "gdp_eur", "population", "source"]
+
+
+class NationSerializer(AuditedModelSerializer):
+    code = serializers.CharField(source="country", allow_null=True, required=False, allow_blank=True,
+                                 help_text="ISO 3166-1 alpha-2; empty for bodies")
+    figures = NationFiguresSerializer(many=True, read_only=True)
+    version = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Nation
+        fields = ["id", "slug", "name", "kind", "code", "is_pass_through", "is_example", "figures", "updated_at",
+                  "version", "change_reason", "change_source"]
+        read_only_fields = ["id", "updated_at"]
+
+    def validate_code(self, value):
+        return value.upper() or None
+
+
+class MembershipSerializer(AuditedModelSerializer):
+    coalition = serializers.SlugRelatedField(slug_field="slug", queryset=Coalition.objects.all())
+    nation = serializers.SlugRelatedField(slug_field="slug", queryset=Nation.objects.all())
+    version = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "coalition", "nation", "role", "started_on", "ended_on", "is_disclosed", "source", "note",
+                  "is_example", "updated_at", "version", "change_reason", "change_source"]
+        read_only_fields = ["id", "updated_at"]
+
+
+class ObjectiveSerializer(AuditedModelSerializer):
+    coalition = serializers.SlugRelatedField(slug_field="slug", queryset=Coalition.objects.all())
+    lead_nations = serializers.SlugRelatedField(slug_field="slug", many=True, queryset=Nation.objects.all(),
+                                                required=False)
+    version = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Objective
+        fields = ["id", "coalition", "slug", "title", "capability_area", "description", "target_quantity",
+                  "target_unit", "target_eur", "deadline", "lead_nations", "position", "is_example", "updated_at",
+                  "version", "change_reason", "change_source"]
+        read_only_fields = ["id", "updated_at"]
+
+
+class SourceSerializer(AuditedModelSerializer):
+    version = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Source
+        fields = ["id", "title", "publisher", "url", "published_on", "kind", "is_official", "is_example",
+                  "updated_at", "version", "change_reason", "change_source"]
+        read_only_fields = ["id", "updated_at"]

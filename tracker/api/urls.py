@@ -1,0 +1,28 @@
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from . import summaries, views
+
+router = DefaultRouter()
+router.register("coalitions", views.CoalitionViewSet, basename="coalition")
+router.register("nations", views.NationViewSet, basename="nation")
+router.register("memberships", views.MembershipViewSet, basename="membership")
+router.register("objectives", views.ObjectiveViewSet, basename="objective")
+router.register("sources", views.SourceViewSet, basename="source")
+router.register("pledges", views.PledgeViewSet, basename="pledge")
+
+SUMMARIES = ["totals", "nation", "objective", "kind", "status", "month"]
+
+app_name = "api"
+urlpatterns = [
+    path("", include(router.urls)),
+    *[
+        path(f"summaries/{'totals' if g == 'totals' else 'by-' + g}/",
+             summaries.SummaryView.as_view(grouping=g), name=f"summary-{g}")
+        for g in SUMMARIES
+    ],
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+]

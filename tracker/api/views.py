@@ -1,0 +1,254 @@
+"""API v1 resources. Reads are public (published data only); writes need an editor and go through services."""
+from django.db import transaction
+from django.db.models import Prefetch, Q
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from tracker.commitments import selectors, services
+from tracker.commitments.models import Coalition, Membership, Nation, NationFigures, Objective, Pledge, Source
+
+from . import filters, serializers
+from .conditional import ConditionalGetMixin, check_if_match, record_etag
+from .exports import attach_filename
+from .permissions import CanPublish, ReadOrEditorWrite, is_staff_reader
+
+WRITE_ERRORS = {400: OpenApiResponse(description="Invalid field values, named per field"),
+                401: OpenApiResponse(description="Not authenticated"),
+                403: OpenApiResponse(description="Not an editor"),
+                409: OpenApiResponse(description="The database refused the change (a constraint)"),
+                413: OpenApiResponse(description="Body too large"),
+                415: OpenApiResponse(description="Unsupported content type")}
+UPDATE_ERRORS = {**WRITE_ERRORS, 404: OpenApiResponse(description="No such record"),
+                 412: OpenApiResponse(description="If-Match does not match the record's ETag"),
+                 428: OpenApiResponse(description="If-Match header missing")}
+READ_ERRORS = {400: OpenApiResponse(description="Unknown query parameter or bad value, named")}
+IF_MATCH = OpenApiParameter("If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True,
+                            description="The record's current ETag (its `version`)")
+
+
+class BaseViewSet(ConditionalGetMixin, viewsets.GenericViewSet):
+    permission_classes = [ReadOrEditorWrite]
+
+    def staff(self):
+        return is_staff_reader(self.request.user)
+
+    def get_object(self):
+        instance = super().get_object()
+        if self.request.method in ("GET", "HEAD"):
+            self.not_modified_for_record(self.request, instance)
+        return instance
+
+    def export_name(self):
+        return self.basename
+
+
+class AuditedModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                          mixins.UpdateModelMixin, BaseViewSet):
+    """Plain records: anyone reads, editors create and update (with If-Match), nobody deletes here."""
+
+    http_method_names = ["get", "head", "options", "post", "patch", "put"]
+
+    def list(self, request, *args, **kwargs):
+        response = super().list(request, *args, **kwargs)
+        return attach_filename(response, self.export_name(), request.query_params.get("format"))
+
+    def perform_update(self, serializer):
+        with transaction.atomic():
+            locked = type(serializer.instance).objects.select_for_update().get(pk=serializer.instance.pk)
+            check_if_match(self.request, locked)
+            serializer.save()
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if request.method in ("POST", "PUT", "PATCH") and response.status_code in (200, 201) \
+                and isinstance(response.data, dict) and "version" in response.data:
+            response["ETag"] = response.data["version"]
+        return response
+
+
+def _documented(serializer_class):
+    """The standard responses of an AuditedModelViewSet, with `serializer_class` as the body."""
+    def with_body(schema_kwargs, code):
+        responses = dict(schema_kwargs["responses"])
+        responses[code] = serializer_class
+        return extend_schema(**{**schema_kwargs, "responses": responses})
+
+    return extend_schema_view(
+        list=with_body({"responses": READ_ERRORS}, 200),
+        retrieve=with_body({"responses": {404: OpenApiResponse(description="No such record")}}, 200),
+        create=with_body({"responses": WRITE_ERRORS}, 201),
+        update=with_body({"parameters": [IF_MATCH], "responses": UPDATE_ERRORS}, 200),
+        partial_update=with_body({"parameters": [IF_MATCH], "responses": UPDATE_ERRORS}, 200),
+    )
+
+
+@_documented(serializers.CoalitionSerializer)
+class CoalitionViewSet(AuditedModelViewSet):
+    queryset = Coalition.objects.order_by("id")
+    serializer_class = serializers.CoalitionSerializer
+    filterset_class = filters.NoFilter
+    lookup_field = "slug"
+
+
+@_documented(serializers.NationSerializer)
+class NationViewSet(AuditedModelViewSet):
+    serializer_class = serializers.NationSerializer
+    filterset_class = filters.NoFilter
+    lookup_field = "slug"
+
+    def get_queryset(self):
+        return Nation.objects.order_by("id").prefetch_related(
+            Prefetch("figures", queryset=NationFigures.objects.order_by("-year")))
+
+
+@_documented(serializers.MembershipSerializer)
+class MembershipViewSet(AuditedModelViewSet):
+    serializer_class = serializers.MembershipSerializer
+    filterset_class = filters.MembershipFilter
+
+    def get_queryset(self):
+        memberships = Membership.objects.select_related("coalition", "nation").order_by("id")
+        return memberships if self.staff() else memberships.filter(is_disclosed=True)
+
+
+@_documented(serializers.ObjectiveSerializer)
+class ObjectiveViewSet(AuditedModelViewSet):
+    serializer_class = serializers.ObjectiveSerializer
+    filterset_class = filters.ObjectiveFilter
+
+    def get_queryset(self):
+        return Objective.objects.select_related("coalition").prefetch_related("lead_nations").order_by("id")
+
+
+@_documented(serializers.SourceSerializer)
+class SourceViewSet(AuditedModelViewSet):
+    serializer_class = serializers.SourceSerializer
+    filterset_class = filters.SourceFilter
+
+    def get_queryset(self):
+        sources = Source.objects.order_by("id")
+        if self.staff():
+            return sources
+        # Readers see a source once something they can see cites it.
+        published = Pledge.objects.filter(publication=Pledge.Publication.PUBLISHED)
+        return sources.filter(
+            Q(pk__in=published.values("sources")) | Q(pk__in=published.values("status_events__source"))
+            | Q(pk__in=Membership.objects.filter(is_disclosed=True).values("source"))
+        )
+
+
+PLEDGE_LIST_PARAMS = [OpenApiParameter("format", OpenApiTypes.STR, enum=["json", "csv", "xlsx"],
+                                       description="csv or xlsx: every matching pledge as a download")]
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=PLEDGE_LIST_PARAMS, responses={200: serializers.PledgeSerializer(many=True),
+                                                                 **READ_ERRORS}),
+    retrieve=extend_schema(parameters=[OpenApiParameter("as_of", OpenApiTypes.DATE)],
+                           responses={200: serializers.PledgeSerializer, **READ_ERRORS,
+                                      404: OpenApiResponse(description="No such published pledge")}),
+    create=extend_schema(request=serializers.PledgeWriteSerializer,
+                         responses={201: serializers.PledgeSerializer, **WRITE_ERRORS}),
+    partial_update=extend_schema(request=serializers.PledgeWriteSerializer, parameters=[IF_MATCH],
+                                 responses={200: serializers.PledgeSerializer, **UPDATE_ERRORS}),
+)
+class PledgeViewSet(mixins.CreateModelMixin, BaseViewSet):
+    """Pledges with their status events. Readers see published pledges only; editors see drafts too."""
+
+    filterset_class = filters.PledgeFilter
+    http_method_names = ["get", "head", "options", "post", "patch"]
+
+    def get_queryset(self):
+        pledges = selectors.visible_pledges(self.request.user)
+        return selectors.with_state(pledges, self.as_of())
+
+    def as_of(self):
+        if not hasattr(self, "_as_of"):
+            form = filters.PledgeFilter(self.request.query_params, queryset=Pledge.objects.none()).form
+            self._as_of = form.cleaned_data.get("as_of") if form.is_valid() else None
+        return self._as_of
+
+    def get_serializer_class(self):
+        return serializers.PledgeWriteSerializer if self.request.method in ("POST", "PATCH") \
+            else serializers.PledgeSerializer
+
+    def list(self, request, *args, **kwargs):
+        pledges = self.filter_queryset(self.get_queryset()).distinct()
+        fmt = request.query_params.get("format")
+        if fmt in ("csv", "xlsx"):
+            response = Response(serializers.pledge_representations(pledges.order_by("-id"), self.as_of()))
+            return attach_filename(response, "pledges", fmt)
+        page = self.paginator.paginate_queryset(pledges, request, view=self)
+        ids = [pledge.pk for pledge in page]
+        rows = serializers.pledge_representations(Pledge.objects.filter(pk__in=ids).order_by("-id"), self.as_of())
+        return self.paginator.get_paginated_response(rows)
+
+    def retrieve(self, request, pk=None):
+        pledge = get_object_or_404(self.get_queryset(), pk=pk)
+        self.not_modified_for_record(request, pledge)
+        return Response(self._representation(pledge.pk))
+
+    def _representation(self, pk):
+        return serializers.pledge_representations(Pledge.objects.filter(pk=pk), self.as_of())[0]
+
+    def perform_create(self, serializer):
+        serializer.save()
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        pledge = serializer.save()
+        return self._written(pledge, status.HTTP_201_CREATED)
+
+    def partial_update(self, request, pk=None):
+        with transaction.atomic():
+            pledge = get_object_or_404(self.get_queryset().select_for_update(of=("self",)), pk=pk)
+            check_if_match(request, pledge)
+            serializer = self.get_serializer(pledge, data=request.data, partial=True)
+            serializer.is_valid(raise_exception=True)
+            pledge = serializer.save()
+        return self._written(pledge)
+
+    def _written(self, pledge, code=status.HTTP_200_OK):
+        pledge.refresh_from_db()
+        response = Response(self._representation(pledge.pk), status=code)
+        response["ETag"] = record_etag(pledge)
+        return response
+
+    @extend_schema(request=serializers.StatusEventWriteSerializer, parameters=[IF_MATCH],
+                   responses={201: serializers.PledgeSerializer, **UPDATE_ERRORS})
+    @action(detail=True, methods=["post"], url_path="status-events")
+    def status_events(self, request, pk=None):
+        """Record a dated status step, citing its source; the pledge's status follows its latest step."""
+        with transaction.atomic():
+            pledge = get_object_or_404(self.get_queryset().select_for_update(of=("self",)), pk=pk)
+            check_if_match(request, pledge)
+            serializer = serializers.StatusEventWriteSerializer(data=request.data, context={"request": request})
+            serializer.is_valid(raise_exception=True)
+            services.record_status_event(pledge, user=request.user, **serializer.validated_data)
+        return self._written(pledge, status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, parameters=[IF_MATCH],
+                   responses={200: serializers.PledgeSerializer, **UPDATE_ERRORS})
+    @action(detail=True, methods=["post"], permission_classes=[CanPublish])
+    def publish(self, request, pk=None):
+        """Reviewers only: make the pledge visible to readers (it must cite a source)."""
+        return self._review(request, pk, services.publish_pledge)
+
+    @extend_schema(request=None, parameters=[IF_MATCH],
+                   responses={200: serializers.PledgeSerializer, **UPDATE_ERRORS})
+    @action(detail=True, methods=["post"], permission_classes=[CanPublish])
+    def unpublish(self, request, pk=None):
+        """Reviewers only: take the pledge back to draft."""
+        return self._review(request, pk, services.unpublish_pledge)
+
+    def _review(self, request, pk, service):
+        with transaction.atomic():
+            pledge = get_object_or_404(self.get_queryset().select_for_update(of=("self",)), pk=pk)
+            check_if_match(request, pledge)
+            service(pledge, user=request.user)
+        return self._written(pledge)
