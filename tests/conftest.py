@@ -26,3 +26,11 @@ def rita(db):
 @pytest.fixture
 def sam(db):
     return User.objects.create_superuser("sam", "sam@example.org", "correct horse battery")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_request_throttle():
+    """API throttling counts in process memory; each test starts with a clean count."""
+    from django.core.cache import caches
+
+    caches["throttle"].clear()

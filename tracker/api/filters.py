@@ -7,6 +7,15 @@ from tracker.commitments.models import Disclosure, Membership, Objective, Pledge
 BOOLEAN_HELP = "true or false"
 
 
+class StrictBooleanFilter(django_filters.TypedChoiceFilter):
+    """true or false; anything else is a 400 rather than silently no filter."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("help_text", BOOLEAN_HELP)
+        super().__init__(*args, choices=[("true", "true"), ("false", "false")],
+                         coerce=lambda value: value == "true", **kwargs)
+
+
 class StrictFilterSet(django_filters.FilterSet):
     """Rejects unknown query parameters, naming them, instead of silently ignoring a typo."""
 
@@ -28,7 +37,7 @@ class PledgeFilter(StrictFilterSet):
     kind = django_filters.ChoiceFilter(choices=PledgeKind.choices)
     status = django_filters.ChoiceFilter(choices=Status.choices, field_name="state_status",
                                          help_text="stage, as of `as_of` when given")
-    conditional = django_filters.BooleanFilter(field_name="is_conditional", help_text=BOOLEAN_HELP)
+    conditional = StrictBooleanFilter(field_name="is_conditional")
     disclosure = django_filters.ChoiceFilter(choices=Disclosure.choices)
     announced_after = django_filters.DateFilter(field_name="announced_on", lookup_expr="gte",
                                                 help_text="YYYY-MM-DD, inclusive")
@@ -37,7 +46,7 @@ class PledgeFilter(StrictFilterSet):
     as_of = django_filters.DateFilter(method="filter_nothing",
                                       help_text="YYYY-MM-DD: statuses, deliveries and totals as they stood that day")
     search = django_filters.CharFilter(method="filter_search", help_text="words in description, nation or sources")
-    example = django_filters.BooleanFilter(field_name="is_example", help_text="true: only example data")
+    example = StrictBooleanFilter(field_name="is_example", help_text="true: only example data; false: none")
 
     class Meta:
         model = Pledge
@@ -75,7 +84,7 @@ class ObjectiveFilter(StrictFilterSet):
 
 
 class SourceFilter(StrictFilterSet):
-    official = django_filters.BooleanFilter(field_name="is_official")
+    official = StrictBooleanFilter(field_name="is_official")
     kind = django_filters.ChoiceFilter(choices=Source.Kind.choices)
     search = django_filters.CharFilter(method="filter_search")
 

@@ -1,4 +1,5 @@
-from rest_framework import permissions
+from django.core.cache import caches
+from rest_framework import permissions, throttling
 
 from tracker.commitments import services
 
@@ -22,3 +23,10 @@ class CanPublish(permissions.BasePermission):
 
     def has_permission(self, request, view):
         return services.can_publish(request.user)
+
+
+class AnonThrottle(throttling.AnonRateThrottle):
+    """Counts anonymous requests in process memory: no database round trip on every read. Each worker
+    process counts separately, so the effective limit is the rate times the number of workers."""
+
+    cache = caches["throttle"]

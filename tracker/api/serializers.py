@@ -143,8 +143,9 @@ class AuditedModelSerializer(StrictInputMixin, ChangeNoteMixin, serializers.Mode
     def _save(self, instance, validated_data):
         reason = validated_data.pop("change_reason", "") or ("Changed" if instance.pk else "Created")
         source = validated_data.pop("change_source", None)
-        many = {name: validated_data.pop(name) for name in list(validated_data)
-                if isinstance(self.fields[name], serializers.ManyRelatedField)}
+        many_sources = {field.source for field in self.fields.values()
+                        if isinstance(field, serializers.ManyRelatedField)}
+        many = {name: validated_data.pop(name) for name in list(validated_data) if name in many_sources}
         for name, value in validated_data.items():
             setattr(instance, name, value)
         user = self.context["request"].user

@@ -70,11 +70,18 @@ def save_record(instance, *, user, reason="", source=None):
     return instance
 
 
+def _touch(instance):
+    """Mark a record changed when only its related rows did, so its version (ETag) changes too."""
+    instance.updated_at = timezone.now()
+    type(instance).objects.filter(pk=instance.pk).update(updated_at=instance.updated_at)
+
+
 def set_related(instance, field, values, *, user, reason="", source=None):
     """Replace a many-to-many field (a pledge's objectives or sources); history records the new set."""
     _attribute(instance, user=user, reason=reason, source=source)
     with transaction.atomic():
         getattr(instance, field).set(values)
+        _touch(instance)
 
 
 def record_status_event(pledge, *, user, status, occurred_on, source, note="", delivered_quantity=None,
@@ -112,6 +119,7 @@ def refresh_state(pledge, *, user, reason="", source=None):
     state = selectors.pledge_state(pledge.status_events.all())
     current = (pledge.status, pledge.delivered_quantity, pledge.delivered_eur)
     if current == (state.status, state.delivered_quantity, state.delivered_eur):
+        _touch(pledge)  # its timeline changed even if its current state did not
         return pledge
     pledge.status = state.status
     pledge.delivered_quantity = state.delivered_quantity
