@@ -5,7 +5,16 @@ from decimal import Decimal
 import factory
 from django_countries import countries
 
-from tracker.commitments.models import Coalition, Membership, Nation, Objective, Pledge, Source, StatusEvent
+from tracker.commitments.models import (
+    Coalition,
+    Membership,
+    Nation,
+    NationFigures,
+    Objective,
+    Pledge,
+    Source,
+    StatusEvent,
+)
 
 COUNTRY_CODES = [code for code, _ in countries]
 
@@ -87,4 +96,15 @@ class StatusEventFactory(factory.django.DjangoModelFactory):
     pledge = factory.SubFactory(PledgeFactory)
     status = "announced"
     occurred_on = datetime.date(2025, 3, 3)
+    source = factory.SubFactory(SourceFactory)
+
+
+class NationFiguresFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = NationFigures
+
+    nation = factory.SubFactory(NationFactory)
+    year = 2024
+    gdp_eur = Decimal("1000000000000")
+    population = 10_000_000
     source = factory.SubFactory(SourceFactory)

@@ -13,6 +13,7 @@ from tests.factories import (
     CoalitionFactory,
     MembershipFactory,
     NationFactory,
+    NationFiguresFactory,
     ObjectiveFactory,
     PledgeFactory,
     SourceFactory,
@@ -205,7 +206,8 @@ def _rows(model_name, count):
             StatusEventFactory(pledge=pledge)
         return
     factory = {"coalition": CoalitionFactory, "nation": NationFactory, "source": SourceFactory,
-               "membership": MembershipFactory, "objective": ObjectiveFactory, "statusevent": StatusEventFactory}
+               "membership": MembershipFactory, "objective": ObjectiveFactory, "statusevent": StatusEventFactory,
+               "nationfigures": NationFiguresFactory}
     factory[model_name].create_batch(count)
 
 
@@ -217,7 +219,7 @@ def _queries(client, url):
 
 
 @pytest.mark.parametrize("model_name",
-                         ["coalition", "nation", "source", "membership", "objective", "pledge", "statusevent"])
+                         ["coalition", "nation", "source", "membership", "objective", "pledge", "statusevent", "nationfigures"])
 def test_changelist_makes_as_many_queries_for_50_rows_as_for_5(client, sam, model_name,
                                                               django_assert_num_queries):
     client.force_login(sam)
@@ -249,7 +251,8 @@ def test_pledge_change_form_makes_as_many_queries_with_50_events_and_sources_as_
         client.get(change_url(pledge))
 
 
-@pytest.mark.parametrize("model_name", ["coalition", "nation", "source", "membership", "objective", "statusevent"])
+@pytest.mark.parametrize("model_name", ["coalition", "nation", "source", "membership", "objective", "statusevent",
+                                        "nationfigures"])
 def test_change_form_query_count_does_not_grow_with_the_table(client, sam, model_name, django_assert_num_queries):
     client.force_login(sam)
     _rows(model_name, 5)

@@ -8,7 +8,8 @@ from django.contrib.auth.models import Group, Permission
 EDITORS = "Editors"
 REVIEWERS = "Reviewers"
 
-EDITABLE_MODELS = ["coalition", "nation", "membership", "objective", "source", "pledge", "statusevent"]
+EDITABLE_MODELS = ["coalition", "nation", "nationfigures", "membership", "objective", "source", "pledge",
+                   "statusevent"]
 # Editors may remove a mistaken status step or membership; deleting pledges and sources is for superusers.
 DELETABLE_MODELS = ["statusevent", "membership"]
 

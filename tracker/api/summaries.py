@@ -120,7 +120,7 @@ def build_summary(pledges, grouping, filters, as_of, year=None):
                     if target_eur is not None else None,
                     "target_quantity": raw["objectives__target_quantity"],
                     "target_unit": raw["objectives__target_unit"] or None,
-                    "pledged_quantity": raw["objective_quantity"],
+                    "pledged_quantity": money(raw["objective_quantity"]),
                     "coverage_quantity_percent": ratio(raw["objective_quantity"] or 0, target_quantity, 100),
                 }
             elif grouping == "kind":

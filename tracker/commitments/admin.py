@@ -11,7 +11,7 @@ from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import services
-from .models import Coalition, Membership, Nation, Objective, Pledge, Source, Status, StatusEvent
+from .models import Coalition, Membership, Nation, NationFigures, Objective, Pledge, Source, Status, StatusEvent
 
 admin.site.site_header = "Coalition commitment tracker: editors"
 admin.site.site_title = "Commitment tracker admin"
@@ -70,6 +70,17 @@ class NationAdmin(ExampleMarkMixin, AuditedAdmin):
     list_filter = ["kind", "is_pass_through", "is_example"]
     search_fields = ["name", "country"]
     prepopulated_fields = {"slug": ["name"]}
+
+
+@admin.register(NationFigures)
+class NationFiguresAdmin(AuditedAdmin):
+    """GDP and population per nation and year, behind the 'share of GDP' and 'per capita' summaries."""
+
+    list_display = ["nation", "year", "gdp_eur", "population", "source"]
+    list_filter = ["year"]
+    list_select_related = ["nation", "source"]
+    search_fields = ["nation__name"]
+    autocomplete_fields = ["nation", "source"]
 
 
 @admin.register(Source)
