@@ -219,7 +219,8 @@ def _queries(client, url):
 
 
 @pytest.mark.parametrize("model_name",
-                         ["coalition", "nation", "source", "membership", "objective", "pledge", "statusevent", "nationfigures"])
+                         ["coalition", "nation", "source", "membership", "objective", "pledge", "statusevent",
+                          "nationfigures"])
 def test_changelist_makes_as_many_queries_for_50_rows_as_for_5(client, sam, model_name,
                                                               django_assert_num_queries):
     client.force_login(sam)
