@@ -145,6 +145,7 @@ REST_FRAMEWORK = {
         "tracker.api.exports.CSVRenderer",
         "tracker.api.exports.XLSXRenderer",
     ],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "tracker.api.negotiation.ContentNegotiation",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "tracker.api.pagination.StableCursorPagination",
     "DEFAULT_THROTTLE_CLASSES": ["tracker.api.permissions.AnonThrottle"],
@@ -165,6 +166,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "tracker.api.schema.add_error_responses",
+    ],
 }
 
 # The default cache (login throttling, summaries) is a database table every worker shares;

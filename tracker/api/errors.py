@@ -28,8 +28,16 @@ def exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         exc = exceptions.ValidationError(detail)
-    elif isinstance(exc, IntegrityError):
+    if isinstance(exc, IntegrityError):
         # The database refused what validation let through (a constraint, a race): say so, keep the data.
-        return Response({"non_field_errors": ["The database refused this change: " + str(exc).splitlines()[0]]},
-                        status=status.HTTP_409_CONFLICT)
-    return drf_exception_handler(exc, context)
+        response = Response({"non_field_errors": ["The database refused this change: " + str(exc).splitlines()[0]]},
+                            status=status.HTTP_409_CONFLICT)
+    else:
+        response = drf_exception_handler(exc, context)
+    request = context.get("request")
+    if response is not None and request is not None:
+        # Errors are JSON whatever format was asked for: a CSV of an error message helps nobody.
+        from .parsing import JSONRenderer
+
+        request.accepted_renderer, request.accepted_media_type = JSONRenderer(), "application/json"
+    return response

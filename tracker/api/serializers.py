@@ -231,7 +231,7 @@ class NationSerializer(AuditedModelSerializer):
         read_only_fields = ["id", "updated_at"]
 
     def validate_code(self, value):
-        return value.upper() or None
+        return value.upper() if value else None
 
 
 class MembershipSerializer(AuditedModelSerializer):

@@ -1,4 +1,6 @@
-from django.urls import include, path
+from django.http import JsonResponse
+from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
@@ -14,6 +16,14 @@ router.register("pledges", views.PledgeViewSet, basename="pledge")
 
 SUMMARIES = ["totals", "nation", "objective", "kind", "status", "month"]
 
+
+
+@csrf_exempt
+def not_found(request, *args, **kwargs):
+    """Unknown API paths answer in JSON, like the rest of the API, not with Django's HTML page."""
+    return JsonResponse({"detail": "No such API path or record."}, status=404)
+
+
 app_name = "api"
 urlpatterns = [
     path("", include(router.urls)),
@@ -25,4 +35,5 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    re_path(r"^.*$", not_found),
 ]

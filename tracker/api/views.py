@@ -32,6 +32,7 @@ IF_MATCH = OpenApiParameter("If-Match", OpenApiTypes.STR, OpenApiParameter.HEADE
 
 class BaseViewSet(ConditionalGetMixin, viewsets.GenericViewSet):
     permission_classes = [ReadOrEditorWrite]
+    lookup_value_regex = r"[0-9]{1,18}"  # anything else is an unknown path: a JSON 404, never a bad query
 
     def staff(self):
         return is_staff_reader(self.request.user)
@@ -92,6 +93,7 @@ class CoalitionViewSet(AuditedModelViewSet):
     serializer_class = serializers.CoalitionSerializer
     filterset_class = filters.NoFilter
     lookup_field = "slug"
+    lookup_value_regex = r"[-a-zA-Z0-9_]{1,100}"
 
 
 @_documented(serializers.NationSerializer)
@@ -99,6 +101,7 @@ class NationViewSet(AuditedModelViewSet):
     serializer_class = serializers.NationSerializer
     filterset_class = filters.NoFilter
     lookup_field = "slug"
+    lookup_value_regex = r"[-a-zA-Z0-9_]{1,100}"
 
     def get_queryset(self):
         return Nation.objects.order_by("id").prefetch_related(
