@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install migrate demo run test lint check-deploy clean
+.PHONY: install migrate demo run test lint check-deploy bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,12 @@ test: install
 
 lint: install
 	$(BIN)/ruff check .
+
+# Fills PostgreSQL (BENCH_DB_URL, default tracker_bench on 127.0.0.1) with BENCH_PLEDGES synthetic pledges
+# (default 1,000,000), serves the app with gunicorn and prints requests/second as ratios to a raw view.
+bench: install
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python bench/run.py
 
 # What production settings look like to `check --deploy`; fails on any warning.
 check-deploy: install

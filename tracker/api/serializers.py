@@ -4,7 +4,8 @@ Pledge lists are built from `.values()` rows and three bulk look-ups (objectives
 rather than one serializer object per field per row: the same figures, several times faster. The
 PledgeSerializer below documents that shape for the OpenAPI schema; tests check real responses against it.
 """
-from django.db import transaction
+from django.core.exceptions import EmptyResultSet
+from django.db import connections, transaction
 from django.db.models import F
 from rest_framework import serializers
 
@@ -42,22 +43,42 @@ class _Event:
         self.delivered_quantity, self.delivered_eur = row["delivered_quantity"], row["delivered_eur"]
 
 
+def fetch(values_queryset):
+    """The rows of a `.values()` queryset as dicts.
+
+    On PostgreSQL, psycopg already returns Decimal, date and datetime values, so the rows are read straight
+    from the cursor: Django's per-value conversion is most of the cost of a page of 100 pledges. Elsewhere
+    (SQLite keeps decimals and dates as text) Django converts them as usual.
+    """
+    connection = connections[values_queryset.db]
+    if connection.vendor != "postgresql":
+        return list(values_queryset)
+    try:
+        sql, params = values_queryset.query.sql_with_params()
+    except EmptyResultSet:  # e.g. pk__in=[]: Django knows without asking the database
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [column.name for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
 def pledge_representations(pledges, as_of=None):
     """JSON-ready dicts for a pledge queryset, in its order, in four queries whatever its length."""
-    rows = list(pledges.values(
+    rows = fetch(pledges.values(
         *PLEDGE_COLUMNS, coalition_slug=F("coalition__slug"), nation_slug=F("nation__slug"),
         nation_name=F("nation__name"), nation_code=F("nation__country"), nation_kind=F("nation__kind"),
     ))
     ids = [row["id"] for row in rows]
     objectives, sources, events = {}, {}, {}
-    for pledge_id, slug in Pledge.objectives.through.objects.filter(pledge_id__in=ids).values_list(
-            "pledge_id", "objective__slug").order_by("objective__position", "objective_id"):
-        objectives.setdefault(pledge_id, []).append(slug)
-    for pledge_id, source_id in Pledge.sources.through.objects.filter(pledge_id__in=ids).values_list(
-            "pledge_id", "source_id").order_by("source_id"):
-        sources.setdefault(pledge_id, []).append(source_id)
-    for event in StatusEvent.objects.filter(pledge_id__in=ids).order_by("occurred_on", "id").values(
-            *EVENT_COLUMNS):
+    for row in fetch(Pledge.objectives.through.objects.filter(pledge_id__in=ids).values(
+            "pledge_id", objective_slug=F("objective__slug")).order_by("objective__position", "objective_id")):
+        objectives.setdefault(row["pledge_id"], []).append(row["objective_slug"])
+    for row in fetch(Pledge.sources.through.objects.filter(pledge_id__in=ids).values(
+            "pledge_id", "source_id").order_by("source_id")):
+        sources.setdefault(row["pledge_id"], []).append(row["source_id"])
+    for event in fetch(StatusEvent.objects.filter(pledge_id__in=ids).order_by("occurred_on", "id").values(
+            *EVENT_COLUMNS)):
         events.setdefault(event.pop("pledge_id"), []).append(event)
 
     results = []

@@ -171,8 +171,9 @@ class PledgeViewSet(mixins.CreateModelMixin, BaseViewSet):
 
     def as_of(self):
         if not hasattr(self, "_as_of"):
-            form = filters.PledgeFilter(self.request.query_params, queryset=Pledge.objects.none()).form
-            self._as_of = form.cleaned_data.get("as_of") if form.is_valid() else None
+            raw = self.request.query_params.get("as_of")
+            form = filters.PledgeFilter({"as_of": raw}, queryset=Pledge.objects.none()).form if raw else None
+            self._as_of = form.cleaned_data.get("as_of") if form is not None and form.is_valid() else None
         return self._as_of
 
     def get_serializer_class(self):
@@ -180,12 +181,13 @@ class PledgeViewSet(mixins.CreateModelMixin, BaseViewSet):
             else serializers.PledgeSerializer
 
     def list(self, request, *args, **kwargs):
-        pledges = self.filter_queryset(self.get_queryset()).distinct()
+        pledges = self.filter_queryset(self.get_queryset())
         fmt = request.query_params.get("format")
         if fmt in ("csv", "xlsx"):
             response = Response(serializers.pledge_representations(pledges.order_by("-id"), self.as_of()))
             return attach_filename(response, "pledges", fmt)
-        page = self.paginator.paginate_queryset(pledges, request, view=self)
+        # The page is chosen on ids alone; the rows are then read in bulk by pledge_representations.
+        page = self.paginator.paginate_queryset(pledges.only("id"), request, view=self)
         ids = [pledge.pk for pledge in page]
         rows = serializers.pledge_representations(Pledge.objects.filter(pk__in=ids).order_by("-id"), self.as_of())
         return self.paginator.get_paginated_response(rows)
