@@ -228,7 +228,8 @@ def main():
         report = io.StringIO()
         for label, value, unit in lines:
             ratio = f"{value / baseline:6.2f}x raw" if unit == "req/s" else ""
-            report.write(f"{label:<55} {value:>10,.1f} {unit:<6} {ratio}\n")
+            shown = f"{value * 1000:>10,.0f} ms" if unit == "s" else f"{value:>10,.1f} {unit}"
+            report.write(f"{label:<55} {shown:<17} {ratio}\n")
         print(report.getvalue())
         (ROOT / ".bench").mkdir(exist_ok=True)
         (ROOT / ".bench" / "results.txt").write_text(report.getvalue())

@@ -181,6 +181,9 @@ CACHES = {
         "OPTIONS": {"MAX_ENTRIES": 20_000},
     },
     "throttle": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "throttle"},
+    # Each worker's own copy of summaries, in front of the shared one (keys hold the data version).
+    "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "local",
+              "OPTIONS": {"MAX_ENTRIES": 2_000}},
 }
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -38,10 +38,11 @@ class ConditionalGetMixin:
     """GET answers 304 when nothing changed since the caller's copy, before any work is done."""
 
     def collection_etag(self, request):
-        version, changed_at = selectors.data_version()
+        version, changed_at = self.data_version = selectors.data_version()
         audience = "staff" if is_staff_reader(request.user) else "public"
         accept = request.headers.get("Accept", "")
-        digest = hashlib.sha256(f"{version}|{audience}|{request.get_full_path()}|{accept}".encode()).hexdigest()
+        stamp = changed_at.timestamp() if changed_at else 0
+        digest = hashlib.sha256(f"{version}|{stamp}|{audience}|{request.get_full_path()}|{accept}".encode()).hexdigest()
         return f'W/"{digest[:32]}"', changed_at
 
     def initial(self, request, *args, **kwargs):

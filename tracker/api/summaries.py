@@ -9,7 +9,7 @@ import hashlib
 from decimal import ROUND_HALF_UP, Decimal
 from urllib.parse import urlencode
 
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -162,23 +162,52 @@ class SummaryView(ConditionalGetMixin, APIView):
         400: OpenApiResponse(description="Unknown query parameter or bad value, named")}})
     def get(self, request):
         params = request.query_params.copy()
+        params.pop("format", None)
         year = params.pop("year", [None])[-1]
         if year is not None and not (year.isdigit() and 1900 <= int(year) <= 2200):
             raise ValidationError({"year": "A year from 1900 to 2200."})
-        as_of_form = PledgeFilter(params, queryset=Pledge.objects.none()).form
-        as_of = as_of_form.cleaned_data.get("as_of") if as_of_form.is_valid() else None
-        filterset = PledgeFilter(params, request=request,
-                                 queryset=selectors.with_state(selectors.visible_pledges(request.user), as_of))
-        if not filterset.is_valid():
-            raise ValidationError(filterset.errors)
-        filters = {k: v for k, v in filterset.form.cleaned_data.items() if k != "as_of" and v not in (None, "")}
-        version, _ = selectors.data_version()
+        as_of, filterset = None, None
+        if params:
+            as_of_form = PledgeFilter({"as_of": params["as_of"]}, queryset=Pledge.objects.none()).form \
+                if "as_of" in params else None
+            if as_of_form is not None and as_of_form.is_valid():
+                as_of = as_of_form.cleaned_data["as_of"]
+            filterset = PledgeFilter(params, request=request,
+                                     queryset=selectors.with_state(selectors.visible_pledges(request.user), as_of))
+            if not filterset.is_valid():
+                raise ValidationError(filterset.errors)
+        version, changed_at = self.data_version  # read once, for the ETag, by ConditionalGetMixin
         audience = "staff" if is_staff_reader(request.user) else "public"
         digest = hashlib.sha256(f"{self.grouping}|{sorted(params.lists())}|{year}".encode()).hexdigest()
-        key = f"summary:v{version}:{audience}:{digest}"
-        document = cache.get(key)
+        # The change time makes the key unique to one state of the data, even if a restored backup
+        # (or a rolled-back transaction) brings an old version number back.
+        stamp = changed_at.timestamp() if changed_at else 0
+        key = f"summary:v{version}-{stamp}:{audience}:{digest}"
+        document = cached(key)
         if document is None:
-            document = build_summary(filterset.qs, self.grouping, filters, as_of, int(year) if year else None)
-            cache.set(key, document, SUMMARY_TTL)
+            if filterset is not None:
+                pledges = filterset.qs
+                filters = {k: v for k, v in filterset.form.cleaned_data.items()
+                           if k != "as_of" and v not in (None, "")}
+            else:
+                pledges, filters = selectors.visible_pledges(request.user), {}
+            document = build_summary(pledges, self.grouping, filters, as_of, int(year) if year else None)
+            store(key, document)
         response = Response(document)
         return attach_filename(response, f"summary-{self.grouping}", request.query_params.get("format"))
+
+
+def cached(key):
+    """This process's copy first, then the cache every worker shares. Keys hold the data version, so no
+    copy can be stale: a write changes the version and with it every key."""
+    document = caches["local"].get(key)
+    if document is None:
+        document = cache.get(key)
+        if document is not None:
+            caches["local"].set(key, document, SUMMARY_TTL)
+    return document
+
+
+def store(key, document):
+    caches["local"].set(key, document, SUMMARY_TTL)
+    cache.set(key, document, SUMMARY_TTL)

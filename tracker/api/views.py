@@ -184,12 +184,13 @@ class PledgeViewSet(mixins.CreateModelMixin, BaseViewSet):
         pledges = self.filter_queryset(self.get_queryset())
         fmt = request.query_params.get("format")
         if fmt in ("csv", "xlsx"):
-            response = Response(serializers.pledge_representations(pledges.order_by("-id"), self.as_of()))
+            ids = pledges.order_by("-id").values_list("id", flat=True)
+            response = Response(serializers.pledge_representations(ids, self.as_of()))
             return attach_filename(response, "pledges", fmt)
         # The page is chosen on ids alone; the rows are then read in bulk by pledge_representations.
-        page = self.paginator.paginate_queryset(pledges.only("id"), request, view=self)
-        ids = [pledge.pk for pledge in page]
-        rows = serializers.pledge_representations(Pledge.objects.filter(pk__in=ids).order_by("-id"), self.as_of())
+        page = self.paginator.paginate_queryset(pledges.values("id"), request, view=self)
+        ids = [row["id"] for row in page]
+        rows = serializers.pledge_representations(ids, self.as_of())
         return self.paginator.get_paginated_response(rows)
 
     def retrieve(self, request, pk=None):
@@ -198,7 +199,7 @@ class PledgeViewSet(mixins.CreateModelMixin, BaseViewSet):
         return Response(self._representation(pledge.pk))
 
     def _representation(self, pk):
-        return serializers.pledge_representations(Pledge.objects.filter(pk=pk), self.as_of())[0]
+        return serializers.pledge_representations([pk], self.as_of())[0]
 
     def perform_create(self, serializer):
         serializer.save()
