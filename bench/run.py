@@ -26,6 +26,9 @@ PLEDGES = int(os.environ.get("BENCH_PLEDGES", "1000000"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 DB_URL = os.environ.get("BENCH_DB_URL", "postgres://postgres@127.0.0.1:5432/tracker_bench")
 APP_PORT, RAW_PORT = 8101, 8102
+# A write, as far as caches can tell (the same as services.bump_data_version).
+BUMP = ("INSERT INTO commitments_dataversion (id, version, changed_at) VALUES (1, 1, now()) ON CONFLICT (id) "
+        "DO UPDATE SET version = commitments_dataversion.version + 1, changed_at = now()")
 WORKERS = 2
 PYTHON = sys.executable
 
@@ -154,7 +157,7 @@ def fill():
                                                       "delivered_eur", "created_at", "updated_at"],
                   ((first_pledge + i, e[1], e[0], first_source + i % source_count, "", e[2], now, now)
                    for i, e in enumerate(events) if e is not None))
-        cursor.execute("UPDATE commitments_dataversion SET version = version + 1, changed_at = now()")
+        cursor.execute(BUMP)
         conn.commit()
         cursor.execute("ANALYZE")
         print(f"Filled in {time.monotonic() - started:.0f} s.", flush=True)
@@ -194,7 +197,7 @@ def cold_seconds(url, repeats=3):
     timings = []
     for _ in range(repeats):
         with psycopg.connect(DB_URL, autocommit=True) as conn:
-            conn.execute("UPDATE commitments_dataversion SET version = version + 1, changed_at = now()")
+            conn.execute(BUMP)
         started = time.monotonic()
         urllib.request.urlopen(url, timeout=600).read()
         timings.append(time.monotonic() - started)

@@ -139,3 +139,11 @@ def test_csv_and_xlsx_downloads_escape_spreadsheet_formulas(api, rita, demo):
     description = rows[0].index("description")
     assert any(row[description] == "'=HYPERLINK(\"http://evil.example\")" for row in rows[1:])
     assert len(rows) - 1 == Pledge.objects.filter(publication="published").count()
+
+
+def test_ordering_oldest_first_and_bad_ordering_is_a_400(api, demo):
+    oldest_first = [p["id"] for p in api.get(PLEDGES, {"ordering": "id", "page_size": 3}).json()["results"]]
+    assert oldest_first == sorted(oldest_first) and oldest_first[0] == Pledge.objects.filter(
+        publication="published").order_by("id").first().pk
+    response = api.get(PLEDGES, {"ordering": "eur_value"})
+    assert response.status_code == 400 and "ordering" in response.json()

@@ -19,6 +19,12 @@ class StableCursorPagination(CursorPagination):
             raise ValidationError({"page_size": f"A whole number from 1 to {self.max_page_size}."})
         return int(raw)
 
+    def get_ordering(self, request, queryset, view):
+        value = request.query_params.get("ordering", self.ordering)
+        if value not in ("id", "-id"):
+            raise ValidationError({"ordering": "Use -id (newest first, the default) or id (oldest first)."})
+        return (value,)
+
     def decode_cursor(self, request):
         try:
             return super().decode_cursor(request)

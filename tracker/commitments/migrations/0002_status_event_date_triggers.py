@@ -1,5 +1,10 @@
 """No status event may be dated before its pledge's announcement. The rule spans two tables, which a
-CHECK constraint cannot express, so triggers enforce it on each backend (models validate it too)."""
+CHECK constraint cannot express, so triggers enforce it on each backend (models validate it too).
+
+On SQLite, Django rebuilds a table to alter it, which fails while these triggers name it: a later migration
+that alters commitments_pledge or commitments_statusevent must first run RunPython(drop_triggers) and end with
+RunPython(create_triggers).
+"""
 from django.db import migrations
 
 MESSAGE = "status event dated before the pledge's announcement"
@@ -70,12 +75,13 @@ def _run(statements_by_vendor):
     return run
 
 
+create_triggers = _run({"postgresql": POSTGRESQL, "sqlite": SQLITE})
+drop_triggers = _run({"postgresql": POSTGRESQL_REVERSE, "sqlite": SQLITE_REVERSE})
+
+
 class Migration(migrations.Migration):
     dependencies = [("commitments", "0001_initial")]
 
     operations = [
-        migrations.RunPython(
-            _run({"postgresql": POSTGRESQL, "sqlite": SQLITE}),
-            _run({"postgresql": POSTGRESQL_REVERSE, "sqlite": SQLITE_REVERSE}),
-        )
+        migrations.RunPython(create_triggers, drop_triggers),
     ]
