@@ -166,6 +166,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "NationKindEnum": "tracker.commitments.models.NationKind",
+        "SourceKindEnum": "tracker.commitments.models.SourceKind",
+        "PledgeKindEnum": "tracker.commitments.models.PledgeKind",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "tracker.api.schema.add_error_responses",

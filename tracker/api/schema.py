@@ -1,4 +1,6 @@
-"""Documents, on every operation, the error statuses the API's shared machinery can answer with."""
+"""OpenAPI additions: the error statuses the API's shared machinery can answer with, on every operation,
+and the token authentication scheme."""
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 ERROR_BODY = {"application/json": {"schema": {"type": "object", "additionalProperties": True,
                                                "description": "Field (or parameter) name to messages, or detail"}}}
@@ -38,3 +40,14 @@ def add_error_responses(result, generator, request, public):
                 if code in responses and "content" not in responses[code]:
                     responses[code]["content"] = ERROR_BODY
     return result
+
+
+class TokenScheme(OpenApiAuthenticationExtension):
+    """Documents `Authorization: Token <key>` (tracker.api.authentication.TokenAuthentication)."""
+
+    target_class = "tracker.api.authentication.TokenAuthentication"
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "header", "name": "Authorization",
+                "description": "`Token <key>`; issue keys with `manage.py api_token issue USERNAME --name ...`"}
