@@ -84,10 +84,11 @@ def test_status_event_through_the_api_moves_the_status(editor_api, demo):
     url = f"{PLEDGES}{pledge.pk}/"
     source = SourceFactory()
     response = editor_api.post(f"{url}status-events/", {"status": "committed", "occurred_on": "2025-07-01",
-                                                        "source": source.pk}, format="json",
-                               HTTP_IF_MATCH=editor_api.get(url)["ETag"])
+                                                        "source": source.pk, "change_reason": "Budget passed"},
+                               format="json", HTTP_IF_MATCH=editor_api.get(url)["ETag"])
     assert response.status_code == 201, response.json()
     assert response.json()["status"] == "committed"
+    assert pledge.history.latest().history_change_reason == "Budget passed"
     too_early = editor_api.post(f"{url}status-events/", {"status": "stalled", "occurred_on": "2020-01-01",
                                                          "source": source.pk}, format="json",
                                 HTTP_IF_MATCH=response["ETag"])

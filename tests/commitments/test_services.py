@@ -127,7 +127,7 @@ def test_totals_leave_out_pass_through_bodies_and_split_firm_from_conditional(ri
         pledge.sources.add(SourceFactory())
         services.publish_pledge(pledge, user=rita)
 
-    totals = selectors.coalition_totals(selectors.published_pledges(coalition))
+    totals = selectors.summarize(selectors.published_pledges(coalition))
     assert totals["pledges"] == 2
     assert totals["announced_eur"] == Decimal("140")
     assert totals["committed_eur"] == Decimal("100")

@@ -241,7 +241,9 @@ class PledgeViewSet(mixins.CreateModelMixin, BaseViewSet):
             check_if_match(request, pledge)
             serializer = serializers.StatusEventWriteSerializer(data=request.data, context={"request": request})
             serializer.is_valid(raise_exception=True)
-            services.record_status_event(pledge, user=request.user, **serializer.validated_data)
+            step = dict(serializer.validated_data)
+            reason = step.pop("change_reason", "")
+            services.record_status_event(pledge, user=request.user, reason=reason, **step)
         return self._written(pledge, status.HTTP_201_CREATED)
 
     @extend_schema(request=None, parameters=[IF_MATCH],

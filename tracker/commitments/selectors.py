@@ -62,21 +62,6 @@ def default_coalition():
     return Coalition.objects.order_by("created_at", "id").first()
 
 
-def coalition_totals(pledges):
-    """Headline totals of a pledge queryset in one query. Pass-through bodies are left out (no double count)."""
-    counted = pledges.filter(nation__is_pass_through=False)
-    return counted.aggregate(
-        pledges=Count("id"),
-        nations=Count("nation", distinct=True),
-        announced_eur=Sum("eur_value", filter=Q(status__in=ANNOUNCED_OR_LATER)),
-        committed_eur=Sum("eur_value", filter=Q(status__in=COMMITTED_OR_LATER)),
-        delivered_eur=Sum("delivered_eur"),
-        firm_eur=Sum("eur_value", filter=Q(status__in=ANNOUNCED_OR_LATER, is_conditional=False)),
-        conditional_eur=Sum("eur_value", filter=Q(status__in=ANNOUNCED_OR_LATER, is_conditional=True)),
-        conditional_pledges=Count("id", filter=Q(is_conditional=True)),
-    )
-
-
 def with_state(pledges, as_of=None):
     """Annotate each pledge's stage and deliveries, today or as they stood on `as_of` (from its status events).
 
@@ -110,6 +95,7 @@ def _stage_aggregates():
     committed = Q(state_status__in=COMMITTED_OR_LATER)
     return {
         "pledges": Count("id", distinct=True),
+        "nations": Count("nation", distinct=True),
         "announced_eur": Sum("eur_value", filter=announced),
         "announced_pledges": Count("id", filter=announced, distinct=True),
         "committed_eur": Sum("eur_value", filter=committed),

@@ -3,15 +3,16 @@ from django.shortcuts import get_object_or_404, render
 
 from tracker.commitments import selectors
 
+HOME_PLEDGES = 50
+
 
 def home(request):
     coalition = selectors.default_coalition()
-    pledges = selectors.published_pledges(coalition) if coalition else None
-    context = {
-        "coalition": coalition,
-        "totals": selectors.coalition_totals(pledges) if coalition else None,
-        "pledges": pledges.select_related("nation").order_by("nation__name", "id") if coalition else [],
-    }
+    context = {"coalition": coalition, "totals": None, "pledges": []}
+    if coalition:
+        pledges = selectors.published_pledges(coalition)
+        context["totals"] = selectors.summarize(pledges)
+        context["pledges"] = pledges.select_related("nation").order_by("-announced_on", "-id")[:HOME_PLEDGES]
     return render(request, "site/home.html", context)
 
 
