@@ -3,7 +3,6 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_exception_handler
 
 
 class PreconditionRequired(exceptions.APIException):
@@ -25,6 +24,9 @@ class PayloadTooLarge(exceptions.APIException):
 
 
 def exception_handler(exc, context):
+    # Imported here: rest_framework.views loads the renderers in settings, and ours import this module.
+    from rest_framework.views import exception_handler as drf_exception_handler
+
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         exc = exceptions.ValidationError(detail)

@@ -4,8 +4,12 @@ Pledge lists are built from `.values()` rows and three bulk look-ups (objectives
 rather than one serializer object per field per row: the same figures, several times faster. The
 PledgeSerializer below documents that shape for the OpenAPI schema; tests check real responses against it.
 """
+from datetime import UTC
+
+import orjson
 from django.db import connections, transaction
 from django.db.models import F
+from psycopg.types.json import set_json_loads
 from rest_framework import serializers
 
 from tracker.commitments import selectors, services
@@ -20,7 +24,7 @@ from tracker.commitments.models import (
     StatusEvent,
 )
 
-from .conditional import record_etag
+from .conditional import micros, record_etag
 
 PLEDGE_COLUMNS = [
     "id", "kind", "description", "quantity", "unit", "quantity_undisclosed", "amount", "currency", "eur_value",
@@ -45,8 +49,22 @@ class _Event:
 # On PostgreSQL a page's rows are read with one fixed query: the ids were chosen by the ORM (filters, visibility,
 # cursor), and reading 100 known rows with their objectives, sources and status events needs no query building.
 # Its output matches the ORM path below, which SQLite uses; the same tests run on both.
+# Timestamps come back as RFC 3339 text, and the version is computed by the database: Django's timezone-aware
+# timestamp loader is pure Python and was most of the cost of reading a page.
+TIMESTAMPS = {"published_at", "created_at", "updated_at"}
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+00:00"
+
+
+def _pg_column(column):
+    if column in TIMESTAMPS:
+        return f"""to_char(p.{column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"') AS {column}"""
+    return f"p.{column}"
+
+
 PG_PAGE = (
-    "SELECT " + ", ".join(f"p.{column}" for column in PLEDGE_COLUMNS) + ", c.slug AS coalition_slug, "
+    "SELECT " + ", ".join(_pg_column(column) for column in PLEDGE_COLUMNS) + ", "
+    """'"pledge-' || p.id || '-' || (EXTRACT(EPOCH FROM p.updated_at) * 1000000)::bigint || '"' AS version, """
+    "c.slug AS coalition_slug, "
     "n.slug AS nation_slug, n.name AS nation_name, n.country AS nation_code, n.kind AS nation_kind, "
     "ARRAY(SELECT o.slug FROM commitments_pledge_objectives po JOIN commitments_objective o "
     "      ON o.id = po.objective_id WHERE po.pledge_id = p.id ORDER BY o.position, o.id) AS objectives, "
@@ -66,6 +84,7 @@ def _rows(ids):
     connection = connections["default"]
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
+            set_json_loads(orjson.loads, cursor.cursor)  # the status events arrive as JSON
             cursor.execute(PG_PAGE, [ids])
             names = [column.name for column in cursor.description]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
@@ -87,6 +106,10 @@ def _rows(ids):
         row["objectives"] = objectives.get(row["id"], [])
         row["sources"] = sources.get(row["id"], [])
         row["status_events"] = events.get(row["id"], [])
+        row["version"] = f'"pledge-{row["id"]}-{micros(row["updated_at"])}"'
+        for column in TIMESTAMPS:  # the same text as the PostgreSQL path gives
+            if row[column] is not None:
+                row[column] = row[column].astimezone(UTC).strftime(TIMESTAMP_FORMAT)
     return rows
 
 
@@ -109,7 +132,6 @@ def pledge_representations(ids, as_of=None):
         row["coalition"] = row.pop("coalition_slug")
         row["nation"] = {"slug": row.pop("nation_slug"), "name": row.pop("nation_name"),
                          "code": row.pop("nation_code"), "kind": row.pop("nation_kind")}
-        row["version"] = f'"pledge-{row["id"]}-{row["updated_at"].timestamp():.6f}"'
     return rows
 
 
