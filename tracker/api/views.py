@@ -207,9 +207,6 @@ class PledgeViewSet(mixins.CreateModelMixin, BaseViewSet):
     def _representation(self, pk):
         return serializers.pledge_representations([pk], self.as_of())[0]
 
-    def perform_create(self, serializer):
-        serializer.save()
-
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
