@@ -64,6 +64,14 @@ class PledgeFilter(StrictFilterSet):
         return queryset.filter(Q(description__icontains=value) | Q(nation__name__icontains=value) | Q(pk__in=cited))
 
 
+def parse_as_of(params):
+    """The valid `as_of` date in a query string, or None (an invalid one is reported by PledgeFilter)."""
+    if not params.get("as_of"):
+        return None
+    form = PledgeFilter({"as_of": params["as_of"]}, queryset=Pledge.objects.none()).form
+    return form.cleaned_data["as_of"] if form.is_valid() else None
+
+
 class MembershipFilter(StrictFilterSet):
     coalition = django_filters.CharFilter(field_name="coalition__slug")
     nation = django_filters.CharFilter(field_name="nation__slug")

@@ -1,12 +1,9 @@
 from django.core.cache import caches
 from rest_framework import permissions, throttling
 
-from tracker.commitments import services
+from tracker.commitments import selectors, services
 
-
-def is_staff_reader(user):
-    """Editors and reviewers (who may view drafts); everyone else is a reader."""
-    return bool(user and user.is_authenticated and user.is_active and user.has_perm("commitments.view_pledge"))
+is_staff_reader = selectors.can_see_drafts  # editors and reviewers, who may view drafts
 
 
 class ReadOrEditorWrite(permissions.DjangoModelPermissionsOrAnonReadOnly):

@@ -23,7 +23,7 @@ from tracker.commitments.models import Pledge, Status
 
 from .conditional import ConditionalGetMixin
 from .exports import attach_filename
-from .filters import PledgeFilter
+from .filters import PledgeFilter, parse_as_of
 from .permissions import ReadOnly, is_staff_reader
 
 CENT = Decimal("0.01")
@@ -168,10 +168,7 @@ class SummaryView(ConditionalGetMixin, APIView):
             raise ValidationError({"year": "A year from 1900 to 2200."})
         as_of, filterset = None, None
         if params:
-            as_of_form = PledgeFilter({"as_of": params["as_of"]}, queryset=Pledge.objects.none()).form \
-                if "as_of" in params else None
-            if as_of_form is not None and as_of_form.is_valid():
-                as_of = as_of_form.cleaned_data["as_of"]
+            as_of = parse_as_of(params)
             filterset = PledgeFilter(params, request=request,
                                      queryset=selectors.with_state(selectors.visible_pledges(request.user), as_of))
             if not filterset.is_valid():

@@ -171,9 +171,7 @@ class PledgeViewSet(mixins.CreateModelMixin, BaseViewSet):
 
     def as_of(self):
         if not hasattr(self, "_as_of"):
-            raw = self.request.query_params.get("as_of")
-            form = filters.PledgeFilter({"as_of": raw}, queryset=Pledge.objects.none()).form if raw else None
-            self._as_of = form.cleaned_data.get("as_of") if form is not None and form.is_valid() else None
+            self._as_of = filters.parse_as_of(self.request.query_params)
         return self._as_of
 
     def filter_queryset(self, queryset):

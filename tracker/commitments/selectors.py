@@ -38,12 +38,14 @@ def pledge_state(events, as_of=None):
     return state
 
 
+def can_see_drafts(user):
+    """Editors and reviewers see drafts; everyone else is a reader."""
+    return bool(user and user.is_authenticated and user.is_active and user.has_perm("commitments.view_pledge"))
+
+
 def visible_pledges(user=None):
     """Pledges a user may see: editors and reviewers see drafts, everyone else only published ones."""
-    pledges = Pledge.objects.all()
-    if user is None or not user.is_active or not user.has_perm("commitments.view_pledge"):
-        pledges = pledges.filter(publication=Pledge.Publication.PUBLISHED)
-    return pledges
+    return Pledge.objects.all() if can_see_drafts(user) else published_pledges()
 
 
 def published_pledges(coalition=None):
