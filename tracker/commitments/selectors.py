@@ -111,8 +111,9 @@ def _stage_aggregates():
 
 
 GROUPINGS = {
-    "nation": ["nation__slug", "nation__name", "nation__country", "nation__kind"],
-    "objective": ["objectives__slug", "objectives__title", "objectives__target_eur", "objectives__target_quantity",
+    "nation": ["nation__slug", "nation__name", "nation__country", "nation__kind", "nation__is_example"],
+    "objective": ["objectives__slug", "objectives__title", "objectives__is_example", "objectives__target_eur",
+                  "objectives__target_quantity",
                   "objectives__target_unit"],
     "kind": ["kind"],
     "status": ["state_status"],
