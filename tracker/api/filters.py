@@ -64,6 +64,12 @@ class PledgeFilter(StrictFilterSet):
         return queryset.filter(Q(description__icontains=value) | Q(nation__name__icontains=value) | Q(pk__in=cited))
 
 
+def applied_filters(filterset):
+    """{name: value as given} of the filters a valid filterset applies: for links that reproduce it."""
+    return {name: filterset.data[name] for name in filterset.filters
+            if filterset.form.cleaned_data.get(name) not in (None, "")}
+
+
 def parse_as_of(params):
     """The valid `as_of` date in a query string, or None (an invalid one is reported by PledgeFilter)."""
     if not params.get("as_of"):

@@ -18,7 +18,7 @@ from tracker.commitments import selectors, summaries
 
 from .conditional import ConditionalGetMixin
 from .exports import attach_filename
-from .filters import PledgeFilter, parse_as_of
+from .filters import PledgeFilter, applied_filters, parse_as_of
 from .permissions import ReadOnly, is_staff_reader
 
 
@@ -89,8 +89,7 @@ class SummaryView(ConditionalGetMixin, APIView):
         def build():
             if filterset is not None:
                 pledges = filterset.qs
-                filters = {k: v for k, v in filterset.form.cleaned_data.items()
-                           if k != "as_of" and v not in (None, "")}
+                filters = {k: v for k, v in applied_filters(filterset).items() if k != "as_of"}
             else:
                 pledges, filters = selectors.visible_pledges(request.user), {}
             return summaries.build_summary(pledges, self.grouping, filters, as_of, api_link,

@@ -67,6 +67,9 @@ class Coalition(models.Model):
     def __str__(self):
         return self.name
 
+    def get_absolute_url(self):
+        return reverse("site:coalition", args=[self.slug])
+
 
 class NationKind(models.TextChoices):
     STATE = "state", "State"
@@ -112,6 +115,9 @@ class Nation(models.Model):
 
     def __str__(self):
         return self.name
+
+    def get_absolute_url(self):
+        return reverse("site:nation", args=[self.slug])
 
     @property
     def code(self):
@@ -160,6 +166,9 @@ class Source(models.Model):
     def __str__(self):
         dated = f", {self.published_on}" if self.published_on else ""
         return f"{self.title} ({self.publisher or self.url}{dated})"
+
+    def get_absolute_url(self):
+        return reverse("site:source", args=[self.pk])
 
 
 class Role(models.TextChoices):
@@ -255,6 +264,9 @@ class Objective(models.Model):
 
     def __str__(self):
         return self.title
+
+    def get_absolute_url(self):
+        return reverse("site:objective", args=[self.coalition.slug, self.slug])
 
 
 class Status(models.TextChoices):

@@ -4,6 +4,13 @@ from . import views
 
 app_name = "site"
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", views.dashboard, name="home"),
+    path("coalitions/<slug:slug>/", views.dashboard, name="coalition"),
+    path("coalitions/<slug:coalition>/objectives/<slug:slug>/", views.objective_detail, name="objective"),
+    path("nations/<slug:slug>/", views.nation_detail, name="nation"),
+    path("pledges/", views.pledge_list, name="pledges"),
     path("pledges/<int:pk>/", views.pledge_detail, name="pledge"),
+    path("sources/<int:pk>/", views.source_detail, name="source"),
+    path("charts/<slug:slug>/<slug:name>.svg", views.chart_svg, name="chart-svg"),
+    path("embed/<slug:slug>/<slug:name>/", views.chart_embed, name="chart-embed"),
 ]

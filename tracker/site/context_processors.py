@@ -1,0 +1,6 @@
+from tracker.commitments import selectors
+
+
+def data_updated(request):
+    """When the data last changed, for every page's footer. A callable: queried only where a page shows it."""
+    return {"data_updated": lambda: selectors.data_version()[1]}
