@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install migrate demo run test lint check-deploy bench clean
+.PHONY: install browser migrate demo run test lint check-deploy bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,12 @@ run: demo
 	@echo ""
 	$(MANAGE) runserver $(HOST):$(PORT)
 
-test: install
+# The browser tests drive Debian's chromium; without it they are skipped, loudly.
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
+		|| echo "!!! chromium could not be installed: the browser tests will be SKIPPED !!!"
+
+test: install browser
 	$(MANAGE) collectstatic --no-input -v0
 	$(BIN)/python -m pytest
 

@@ -1,4 +1,6 @@
 """Named users, as in the product's design: Alice edits, Rita reviews, Sam is a superuser."""
+import shutil
+
 import pytest
 from django.contrib.auth.models import Group, User
 
@@ -34,3 +36,15 @@ def _fresh_request_throttle():
     from django.core.cache import caches
 
     caches["throttle"].clear()
+
+
+def pytest_report_header(config):
+    if not shutil.which("chromium"):
+        return "!!! NO CHROMIUM FOUND: THE BROWSER TESTS WILL BE SKIPPED (make test installs Debian's chromium) !!!"
+    return f"browser tests: {shutil.which('chromium')}"
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not shutil.which("chromium"):
+        terminalreporter.write_line("!!! BROWSER TESTS WERE SKIPPED: no chromium on this machine !!!",
+                                    red=True, bold=True)
