@@ -348,6 +348,10 @@ class Pledge(models.Model):
                                    verbose_name="rate (currency per EUR)")
     eur_rate_date = models.DateField(null=True, blank=True, editable=False, verbose_name="rate date")
     valuation_basis = models.CharField(max_length=20, choices=Valuation.choices, default=Valuation.REPORTED)
+    source_eur_value = models.DecimalField(
+        **MONEY, null=True, blank=True, validators=NON_NEGATIVE, verbose_name="EUR value given by the source",
+        help_text="The EUR figure an imported dataset gives (e.g. the Kiel tracker's own conversion), "
+        "kept to compare with ours.")
 
     is_conditional = models.BooleanField(default=False)
     condition = models.TextField(blank=True, help_text='In words, e.g. "in the event of a ceasefire".')
@@ -401,6 +405,8 @@ class Pledge(models.Model):
                                    name="pledge_eur_value_non_negative"),
             models.CheckConstraint(condition=Q(delivered_eur__isnull=True) | Q(delivered_eur__gte=0),
                                    name="pledge_delivered_eur_non_negative"),
+            models.CheckConstraint(condition=Q(source_eur_value__isnull=True) | Q(source_eur_value__gte=0),
+                                   name="pledge_source_eur_value_non_negative"),
             models.CheckConstraint(condition=Q(eur_rate__isnull=True) | Q(eur_rate__gt=0),
                                    name="pledge_eur_rate_positive"),
             models.CheckConstraint(
@@ -489,12 +495,18 @@ class Pledge(models.Model):
                 f"The pledged quantity cannot be below the {self.delivered_quantity} already delivered."
             )
         if self.pk and self.announced_on:
-            earliest = self.status_events.order_by("occurred_on").values_list("occurred_on", flat=True).first()
+            earliest = self.earliest_event_on()
             if earliest and earliest < self.announced_on:
                 errors["announced_on"] = f"A status event is dated {earliest}, before this announcement date."
         if errors:
             raise ValidationError(errors)
         self.revalue()
+
+    def earliest_event_on(self):
+        """Date of its first status event. The importer sets `_earliest_event_on` for many pledges in one query."""
+        if hasattr(self, "_earliest_event_on"):
+            return self._earliest_event_on
+        return self.status_events.order_by("occurred_on").values_list("occurred_on", flat=True).first()
 
     def revalue(self):
         """Set the EUR value, rate and rate date from the amount, currency and announcement date."""
@@ -552,7 +564,8 @@ class StatusEvent(models.Model):
 
     def clean(self):
         """Rules that involve the pledge: no event before its announcement, no delivery beyond what was pledged."""
-        pledge = self.pledge if self.pledge_id else None
+        # A pledge being imported is validated with its events before either is saved.
+        pledge = self.pledge if self.pledge_id or StatusEvent.pledge.is_cached(self) else None
         if pledge is None:
             return
         errors = {}

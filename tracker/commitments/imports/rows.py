@@ -1,0 +1,175 @@
+"""What every file format is read into: one PledgeRow per pledge, plus strict cell parsers.
+
+A parser raises CellError with a message for the editor; the format readers attach the column name
+and row number, so every bad cell is reported and none stops the others from being checked.
+"""
+import datetime
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+
+class CellError(ValueError):
+    pass
+
+
+@dataclass
+class SourceRef:
+    """A cited source as a file gives it: a URL (or the title of a source already in the tracker)."""
+
+    url: str = ""
+    title: str = ""
+    publisher: str = ""
+    is_official: bool = False
+    kind: str = "other"
+
+    @property
+    def key(self):
+        return ("url", self.url) if self.url else ("title", self.title.casefold())
+
+
+@dataclass
+class StatusRef:
+    status: str
+    occurred_on: datetime.date
+    source: SourceRef
+    delivered_quantity: Decimal | None = None
+    delivered_eur: Decimal | None = None
+    note: str = ""
+
+
+@dataclass
+class PledgeRow:
+    line: int
+    key: str = ""  # the external id, or "tracker:<id>" for a pledge exported without one
+    coalition: str = ""
+    nation: str = ""
+    nation_code: str = ""
+    fields: dict = field(default_factory=dict)  # Pledge model fields
+    objectives: list | None = None  # None: the file does not say, so leave them as they are
+    sources: list | None = None
+    status: StatusRef | None = None
+    errors: list = field(default_factory=list)  # (line, column, message)
+    notes: list = field(default_factory=list)  # what an editor should know, e.g. a fallback valuation
+
+    def error(self, column, message, line=None):
+        error = (line or self.line, column, message)
+        if error not in self.errors:
+            self.errors.append(error)
+
+
+def parse_cells(row, line, values, parsers):
+    """Parse each column the file has; collect every error on the row. Returns {column: parsed value}."""
+    parsed = {}
+    for column, parse in parsers.items():
+        if column not in values:
+            continue
+        try:
+            parsed[column] = parse(values.get(column, ""))
+        except CellError as exc:
+            row.error(column, str(exc), line)
+    return parsed
+
+
+def text(value, max_length=None):
+    value = "" if value is None else str(value).strip()
+    if "\x00" in value:
+        raise CellError("contains a NUL byte")
+    if max_length and len(value) > max_length:
+        raise CellError(f"is {len(value)} characters long; at most {max_length} fit")
+    return value
+
+
+TRUE = {"yes", "y", "true", "1", "x"}
+FALSE = {"no", "n", "false", "0", ""}
+
+
+def boolean(value):
+    if isinstance(value, bool):
+        return value
+    word = text(value).casefold()
+    if word in TRUE:
+        return True
+    if word in FALSE:
+        return False
+    raise CellError(f"“{value}” is not yes or no")
+
+
+NUMBER = re.compile(r"^\d{1,3}(,\d{3})+(\.\d+)?$|^\d+(\.\d+)?$")
+
+
+def decimal(value, empty=("",)):
+    """A non-negative number; thousand separators ("35,000,000") allowed. Empty gives None."""
+    if isinstance(value, bool):
+        raise CellError(f"“{value}” is not a number")
+    if isinstance(value, (int, float, Decimal)):
+        number = Decimal(str(value))
+    else:
+        raw = text(value)
+        if raw.casefold() in empty:
+            return None
+        compact = raw.replace(" ", "").replace("\u202f", "")
+        if not NUMBER.match(compact):
+            raise CellError(f"“{raw}” is not a number (write e.g. 1500000 or 1,500,000)")
+        try:
+            number = Decimal(compact.replace(",", ""))
+        except InvalidOperation as exc:  # pragma: no cover - the pattern admits only valid decimals
+            raise CellError(f"“{raw}” is not a number") from exc
+    if not number.is_finite():
+        raise CellError(f"“{value}” is not a finite number")
+    if number < 0:
+        raise CellError(f"{number} is negative")
+    if number >= Decimal("1e16"):
+        raise CellError(f"{number} is too large (at most 16 digits before the decimal point)")
+    if isinstance(value, float):  # a spreadsheet's binary float: keep the cents it meant
+        number = number.quantize(Decimal("0.01"))
+    return number
+
+
+def iso_date(value):
+    if isinstance(value, datetime.datetime):
+        return value.date()
+    if isinstance(value, datetime.date):
+        return value
+    raw = text(value)
+    if not raw:
+        return None
+    try:
+        return datetime.date.fromisoformat(raw)
+    except ValueError as exc:
+        raise CellError(f"“{raw}” is not a date as YYYY-MM-DD") from exc
+
+
+def year(value):
+    if value in ("", None):
+        return None
+    raw = text(value)
+    if isinstance(value, float) and value.is_integer():
+        raw = str(int(value))
+    if not re.fullmatch(r"\d{4}", raw) or not 1900 <= int(raw) <= 2200:
+        raise CellError(f"“{raw}” is not a year between 1900 and 2200")
+    return int(raw)
+
+
+def choice(choices):
+    """Accept a choice's value or its label, in any case: "military" or "Military"."""
+    lookup = {}
+    for value, label in choices:
+        lookup[value.casefold()] = value
+        lookup[str(label).casefold()] = value
+
+    def parse(value):
+        raw = text(value)
+        if not raw:
+            return None
+        try:
+            return lookup[raw.casefold()]
+        except KeyError:
+            raise CellError(f"“{raw}” is not one of: {', '.join(v for v, _ in choices)}") from None
+
+    return parse
+
+
+def split_list(value):
+    """A cell listing several things, separated by semicolons or line breaks."""
+    return [part.strip() for part in re.split(r"[;\n]", text(value)) if part.strip()]
