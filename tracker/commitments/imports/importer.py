@@ -215,7 +215,12 @@ class Import:
             if ref.key in found or ref.key in self.source_errors:
                 continue
             if not ref.url:
-                self.source_errors[ref.key] = f"no source titled “{ref.title}” is in the tracker: give its URL"
+                if len(ref.title) > 500:
+                    self.source_errors[ref.key] = f"“{ref.title[:40]}…” is longer than 500 characters"
+                    continue
+                source = Source(title=ref.title, publisher="Not recorded (named in an import)")
+                found[ref.key] = source
+                self.new_records["sources"].append(source)
                 continue
             try:
                 validate(ref.url)

@@ -171,5 +171,14 @@ def choice(choices):
 
 
 def split_list(value):
-    """A cell listing several things, separated by semicolons or line breaks."""
-    return [part.strip() for part in re.split(r"[;\n]", text(value)) if part.strip()]
+    """A cell listing several things: one per line, or (in a single-line cell) separated by semicolons."""
+    raw = str(value or "").replace("\r\n", "\n")
+    parts = raw.split("\n") if "\n" in raw else raw.split(";")
+    return [text(part) for part in parts if part.strip()]
+
+
+def join_list(values):
+    """The cell split_list reads back: one per line (a lone entry containing ";" ends with a line break)."""
+    values = [str(v) for v in values]
+    joined = "\n".join(values)
+    return joined + "\n" if len(values) == 1 and ";" in joined else joined

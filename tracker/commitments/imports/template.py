@@ -22,6 +22,7 @@ from .rows import (
     choice,
     decimal,
     iso_date,
+    join_list,
     parse_cells,
     split_list,
     text,
@@ -52,10 +53,10 @@ COLUMNS = {
     "earmarked_from": "First year the pledge is earmarked for, e.g. 2025.",
     "earmarked_to": "Last earmarked year.",
     "disclosure": "public, partial or confidential. Default: public.",
-    "objectives": "The coalition's objectives it serves: slugs or titles, separated by ;. "
+    "objectives": "The coalition's objectives it serves: titles or slugs, one per line or separated by ;. "
                   "A title the coalition does not have creates that objective.",
-    "sources": "URLs of the sources it rests on, separated by ; (or titles of sources already in the tracker). "
-               "A new URL creates a source.",
+    "sources": "The sources it rests on: URLs (or titles, for documents without one), one per line or separated "
+               "by ;. A URL or title the tracker does not have creates that source.",
     "status": "Its latest stage: announced, committed, allocated, partially_delivered, delivered, stalled, "
               "cancelled or superseded. Empty: record no stage.",
     "status_on": "Date of that stage, YYYY-MM-DD. Required with a status.",
@@ -209,8 +210,8 @@ def export_rows(pledges):
             "nation": pledge.nation.name,
             "nation_code": pledge.nation.code,
             **{name: getattr(pledge, name) for name in PLEDGE_FIELDS},
-            "objectives": "; ".join(o.slug for o in pledge.objectives.all()),
-            "sources": "; ".join(_source_cell(s) for s in sorted(pledge.sources.all(), key=lambda s: s.pk)),
+            "objectives": join_list(o.title for o in pledge.objectives.all()),
+            "sources": join_list(_source_cell(s) for s in sorted(pledge.sources.all(), key=lambda s: s.pk)),
             "status": latest.status if latest else "",
             "status_on": latest.occurred_on if latest else None,
             "status_source": _source_cell(latest.source) if latest else "",
