@@ -133,6 +133,9 @@ AUTHENTICATION_BACKENDS = ["tracker.accounts.throttle.ThrottledModelBackend"]
 API_MAX_PAGE_SIZE = 1000
 API_MAX_BODY_BYTES = int(os.environ.get("API_MAX_BODY_BYTES", str(256 * 1024)))
 
+# Where an uploaded import file waits between its preview and its confirmation (shared by all workers).
+IMPORT_DIR = os.environ.get("IMPORT_DIR", str(BASE_DIR / ".imports"))
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "tracker.api.authentication.TokenAuthentication",

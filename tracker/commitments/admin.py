@@ -7,10 +7,11 @@ from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
-from . import services
+from . import admin_imports, services
 from .models import Coalition, Membership, Nation, NationFigures, Objective, Pledge, Source, Status, StatusEvent
 
 admin.site.site_header = "Coalition commitment tracker: editors"
@@ -201,7 +202,7 @@ class PledgeAdmin(ExampleMarkMixin, AuditedAdmin):
     inlines = [PledgeSourceInline, AddPledgeSourceInline, StatusEventInline, AddStatusEventInline]
     readonly_fields = ["status", "delivered_quantity", "delivered_eur", "eur_value", "eur_rate", "eur_rate_date",
                        "publication", "published_at", "published_by"]
-    actions = ["publish_selected", "unpublish_selected", "record_status_for_selected"]
+    actions = ["publish_selected", "unpublish_selected", "record_status_for_selected", "export_csv", "export_xlsx"]
     fieldsets = [
         (None, {"fields": ["coalition", "nation", "kind", "description", "objectives", "is_example"]}),
         ("Quantity", {"fields": [("quantity", "unit"), "quantity_undisclosed"]}),
@@ -218,6 +219,24 @@ class PledgeAdmin(ExampleMarkMixin, AuditedAdmin):
         }),
         ("Change note", {"fields": ["change_reason", "change_source"]}),
     ]
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("import/", wrap(lambda request: admin_imports.import_view(self, request)),
+                 name="commitments_pledge_import"),
+            path("template.<str:fmt>", wrap(lambda request, fmt: admin_imports.blank_template_view(
+                self, request, fmt if fmt in ("csv", "xlsx") else "csv")), name="commitments_pledge_template"),
+            *super().get_urls(),
+        ]
+
+    @admin.action(description="Export selected pledges (template CSV)", permissions=["view"])
+    def export_csv(self, request, queryset):
+        return admin_imports.export(queryset, "csv")
+
+    @admin.action(description="Export selected pledges (template XLSX)", permissions=["view"])
+    def export_xlsx(self, request, queryset):
+        return admin_imports.export(queryset, "xlsx")
 
     @admin.display(description="Description")
     def short_description(self, obj):
