@@ -1,6 +1,7 @@
 """API v1 resources. Reads are public (published data only); writes need an editor and go through services."""
 from django.db import transaction
 from django.db.models import Prefetch, Q
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -9,6 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from tracker.commitments import selectors, services
+from tracker.commitments.imports import template
 from tracker.commitments.models import Coalition, Membership, Nation, NationFigures, Objective, Pledge, Source
 
 from . import filters, serializers
@@ -25,6 +27,7 @@ WRITE_ERRORS = {400: OpenApiResponse(description="Invalid field values, named pe
 UPDATE_ERRORS = {**WRITE_ERRORS, 404: OpenApiResponse(description="No such record"),
                  412: OpenApiResponse(description="If-Match does not match the record's ETag"),
                  428: OpenApiResponse(description="If-Match header missing")}
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 READ_ERRORS = {400: OpenApiResponse(description="Unknown query parameter or bad value, named")}
 IF_MATCH = OpenApiParameter("If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True,
                             description="The record's current ETag (its `version`)")
@@ -196,6 +199,21 @@ class PledgeViewSet(mixins.CreateModelMixin, BaseViewSet):
         ids = [row["id"] for row in page]
         rows = serializers.pledge_representations(ids, self.as_of())
         return self.paginator.get_paginated_response(rows)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("format", OpenApiTypes.STR, enum=["csv", "xlsx"],
+                                     description="csv (default) or xlsx")],
+        responses={(200, "text/csv"): OpenApiTypes.STR, (200, XLSX): OpenApiTypes.BINARY, **READ_ERRORS})
+    @action(detail=False, methods=["get"], url_path="export")
+    def export(self, request):
+        """Every matching pledge in the import template's columns: what `manage.py import_pledges` and the
+        admin's import read back. Honours the same filters as the list."""
+        fmt = "xlsx" if request.query_params.get("format") == "xlsx" else "csv"
+        rows = template.export_rows(self.filter_queryset(self.get_queryset()))
+        content = template.write_xlsx(rows) if fmt == "xlsx" else template.write_csv(rows)
+        response = HttpResponse(content, content_type=XLSX if fmt == "xlsx" else "text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="pledges-template.{fmt}"'
+        return response
 
     def retrieve(self, request, pk=None):
         pledge = get_object_or_404(self.get_queryset(), pk=pk)

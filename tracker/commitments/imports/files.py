@@ -30,7 +30,9 @@ def cell(value):
     if isinstance(value, datetime.datetime):
         return value.date() if value.time() == datetime.time() else value
     if isinstance(value, str):
-        return value.replace("\xa0", " ").strip()
+        # Line breaks are kept at the ends: a list cell ending in one is read one entry per line.
+        value = value.replace("\xa0", " ").strip(" \t")
+        return "" if not value.strip() else value
     return value
 
 

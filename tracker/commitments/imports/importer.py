@@ -337,8 +337,11 @@ class Import:
             instance.clean_fields(exclude=exclude)
             instance.clean()
         except ValidationError as exc:
+            already = {column for _, column, _ in row.errors}  # a bad cell explains its own follow-on errors
             for name, messages in exc.message_dict.items():
                 column = (columns or {}).get(name) or self.column(name)
+                if column in already:
+                    continue
                 for message in dict.fromkeys(messages):
                     row.error(column, message)
 

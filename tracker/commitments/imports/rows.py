@@ -95,7 +95,7 @@ def boolean(value):
     raise CellError(f"“{value}” is not yes or no")
 
 
-NUMBER = re.compile(r"^\d{1,3}(,\d{3})+(\.\d+)?$|^\d+(\.\d+)?$")
+NUMBER = re.compile(r"^-?(\d{1,3}(,\d{3})+(\.\d+)?|\d+(\.\d+)?)$")
 
 
 def decimal(value, empty=("",)):

@@ -171,9 +171,9 @@ def _parse_status(row, cells):
             if "status" in cells:
                 row.error("status", "is required with status_on, status_source and delivered figures")
         return
-    if on is None and "status_on" in cells:
+    if on is None and not any(column == "status_on" for _, column, _ in row.errors):
         row.error("status_on", "is required with a status")
-    if not source and "status_source" in cells:
+    if not source:
         row.error("status_source", "is required with a status")
     if on and source:
         row.status = StatusRef(status=status, occurred_on=on, source=source_ref(source),

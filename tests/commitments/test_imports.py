@@ -1,0 +1,397 @@
+"""Importing pledges: the Kiel main-sheet format and our template, all or nothing, idempotent, in bulk."""
+import csv
+import datetime
+import io
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import PermissionDenied
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from openpyxl import Workbook, load_workbook
+
+from tests.factories import CoalitionFactory, NationFactory, PledgeFactory, SourceFactory
+from tracker.commitments import services
+from tracker.commitments.imports import importer, kiel, template
+from tracker.commitments.imports.rows import CellError
+from tracker.commitments.models import Coalition, Nation, Objective, Pledge, Source, StatusEvent
+
+FIXTURES = Path(__file__).parent / "fixtures"
+KIEL = FIXTURES / "kiel_quirks.csv"
+SHARED_SAMPLE = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "kiel-sample" / \
+    "kiel_main_sheet_sample.csv"
+
+
+@pytest.fixture
+def coalition(db):
+    return CoalitionFactory(name="Coalition of the willing", slug="coalition-of-the-willing")
+
+
+def run(data, user, name="file.csv", **options):
+    return importer.import_file(data, name, user=user, **options)
+
+
+def kiel_import(user, data=None, **options):
+    return run(KIEL.read_bytes() if data is None else data, user, "kiel_quirks.csv", fmt="kiel", **options)
+
+
+def snapshot():
+    """Everything an import could touch, to show that a refused or repeated import changed nothing."""
+    return {model.__name__: (model.objects.count(), model.history.count())
+            for model in (Coalition, Nation, Objective, Source, Pledge, StatusEvent)}
+
+
+def template_csv(rows):
+    header = list(dict.fromkeys(key for row in rows for key in row))
+    return template.write_csv(rows, header)
+
+
+def pledge_row(**values):
+    row = {"external_id": "row-1", "nation": "France", "nation_code": "FR", "kind": "military",
+           "description": "Air-defence radars", "amount": "80,000,000", "currency": "EUR",
+           "announced_on": "2025-06-01", "sources": "https://gov.example/fr/radars"}
+    row.update(values)
+    return row
+
+
+# The Kiel format
+
+
+def test_each_kiel_package_becomes_one_pledge_listing_its_items(alice, coalition):
+    report = kiel_import(alice)
+    assert report.ok, report.errors
+    assert report.counts["new"] == 8
+    package = Pledge.objects.get(external_id="kiel:ZZM1")
+    assert package.nation.name == "Norway" and package.coalition == coalition
+    assert package.description.startswith("Norway sends a package.")
+    assert "Anti-tank weapon (2,000); Helmet (undisclosed); Body armour" in package.description
+    assert package.quantity is None  # three different items have no single quantity
+    assert package.publication == Pledge.Publication.DRAFT
+
+
+def test_kiel_undisclosed_quantity_is_never_zero_and_dot_means_empty(alice, coalition):
+    kiel_import(alice)
+    howitzers = Pledge.objects.get(external_id="kiel:ZZM2")
+    assert howitzers.quantity is None and howitzers.quantity_undisclosed and howitzers.unit == "Howitzer"
+    assert howitzers.disclosure == Pledge.Disclosure.PARTIAL
+    unvalued = Pledge.objects.get(external_id="kiel:ZZH1")
+    assert unvalued.amount is None and unvalued.currency == "" and unvalued.eur_value is None
+    assert unvalued.valuation_basis == Pledge.Valuation.NOT_VALUED
+    tents = Pledge.objects.get(external_id="kiel:ZZH2")
+    assert (tents.quantity, tents.unit) == (Decimal("500"), "Tent")
+
+
+def test_kiel_amount_is_converted_with_our_ecb_rate_and_kiels_eur_figure_kept(alice, coalition):
+    kiel_import(alice)
+    package = Pledge.objects.get(external_id="kiel:ZZM1")
+    assert (package.amount, package.currency) == (Decimal("35000000"), "NOK")  # thousand separators read
+    assert package.eur_rate_date == datetime.date(2022, 3, 1)
+    assert package.eur_value == (Decimal("35000000") / package.eur_rate).quantize(Decimal("0.01"))
+    assert package.source_eur_value == Decimal("3500000")  # Kiel's own conversion, for comparison
+    assert Pledge.objects.get(external_id="kiel:ZZM2").valuation_basis == Pledge.Valuation.ESTIMATED
+
+
+def test_kiel_currency_without_an_ecb_rate_falls_back_to_kiels_eur_figure_and_says_so(alice, coalition):
+    report = kiel_import(alice)
+    taiwan = Pledge.objects.get(external_id="kiel:ZZF1")
+    assert (taiwan.amount, taiwan.currency, taiwan.eur_value) == (Decimal("3200000"), "EUR", Decimal("3200000"))
+    assert "Original value: TWD 100,000,000" in taiwan.description
+    assert any("TWD: no ECB rate" in note for o in report.outcomes for note in o.notes)
+
+
+@pytest.mark.parametrize("cell, expected", [
+    ("3/1/2022", (datetime.date(2022, 3, 1), "day")),
+    ("until 6/7/2022", (datetime.date(2022, 6, 7), "until")),
+    ("until 6/2022", (datetime.date(2022, 6, 30), "until")),
+    ("unclear, 04/22", (datetime.date(2022, 4, 1), "month")),
+    ("not specified, 03/22", (datetime.date(2022, 3, 1), "month")),
+    ("2023", (datetime.date(2023, 1, 1), "year")),
+    (".", (None, "unknown")),
+    (datetime.datetime(2022, 5, 2), (datetime.date(2022, 5, 2), "day")),
+])
+def test_kiel_approximate_dates_keep_their_precision(cell, expected):
+    assert kiel.parse_date(cell) == expected
+
+
+@pytest.mark.parametrize("cell", ["13/1/2022", "2/30/2022", "soon"])
+def test_kiel_impossible_dates_are_refused(cell):
+    with pytest.raises(CellError):
+        kiel.parse_date(cell)
+
+
+def test_kiel_earmarked_years_and_ranges(alice, coalition):
+    kiel_import(alice)
+    assert Pledge.objects.filter(external_id="kiel:ZZM1").values_list("earmarked_from", "earmarked_to")[0] == \
+        (2022, 2023)
+    assert Pledge.objects.filter(external_id="kiel:ZZF2").values_list("earmarked_from", "earmarked_to")[0] == \
+        (2022, 2024)
+    assert Pledge.objects.filter(external_id="kiel:ZZM2").values_list("earmarked_from", "earmarked_to")[0] == \
+        (2022, 2022)
+    assert kiel.parse_earmarked("2022/23") == (2022, 2023)
+
+
+def test_kiel_source_urls_become_one_source_each(alice, coalition):
+    kiel_import(alice)
+    package = Pledge.objects.get(external_id="kiel:ZZM1")
+    urls = sorted(package.sources.values_list("url", flat=True))
+    assert urls == ["https://archive.example.org/pkg1", "https://news.example.no/shared",
+                    "https://www.regjeringen.no/en/pkg1"]  # trailing space ignored, repeated rows counted once
+    shared = Source.objects.get(url="https://news.example.no/shared")
+    assert set(shared.pledges.values_list("external_id", flat=True)) == {"kiel:ZZM1", "kiel:ZZM2"}
+    official = Source.objects.get(url="https://www.regjeringen.no/en/pkg1")
+    assert official.is_official and official.publisher == "regjeringen.no"
+    event = package.status_events.get()
+    assert (event.status, event.occurred_on, event.source) == ("announced", datetime.date(2022, 3, 1), official)
+
+
+def test_kiel_donor_names_map_to_nations_and_bodies(alice, coalition):
+    united_states = NationFactory(name="United States", slug="united-states", country="US")
+    kiel_import(alice)
+    nation = {p.external_id: p.nation for p in Pledge.objects.select_related("nation")}
+    assert nation["kiel:ZZM4"] == united_states  # an existing nation, found by its ISO code
+    assert nation["kiel:ZZM2"].country.code == "CZ"
+    assert nation["kiel:ZZH1"].country.code == "KR"
+    assert nation["kiel:ZZH2"].country.code == "TR"
+    assert nation["kiel:ZZF1"].country.code == "TW"
+    assert nation["kiel:ZZF2"].kind == Nation.Kind.EU_INSTITUTION and nation["kiel:ZZF2"].country is None
+    assert nation["kiel:ZZM3"].is_pass_through  # the EPF: never counted twice in totals
+
+
+def test_kiel_xlsx_with_a_title_block_above_the_header_imports_like_the_csv(alice, coalition):
+    rows = list(csv.reader(io.StringIO(KIEL.read_text())))
+    workbook = Workbook()
+    workbook.active.title = "Notes"
+    workbook.active.append(["This workbook has a notes sheet first"])
+    sheet = workbook.create_sheet("Bilateral Assistance, MAIN DATA")
+    sheet.append(["Ukraine Support Tracker, main data"])
+    sheet.append([])
+    date_column = rows[0].index("Announcement Date")
+    for index, values in enumerate(rows):
+        if index and values[date_column] == "3/1/2022":
+            values[date_column] = datetime.datetime(2022, 3, 1)  # a real date cell, as Excel stores it
+        sheet.append(values)
+    out = io.BytesIO()
+    workbook.save(out)
+    report = run(out.getvalue(), alice, "kiel.xlsx", fmt="kiel")
+    assert report.ok, report.errors
+    assert report.counts["new"] == 8
+    assert Pledge.objects.get(external_id="kiel:ZZM1").announced_on == datetime.date(2022, 3, 1)
+    first_line = min(o.line for o in report.outcomes)
+    assert first_line == 4  # spreadsheet row numbers: title, blank, header, then data
+
+
+@pytest.mark.skipif(not SHARED_SAMPLE.exists(), reason="../shared/data/kiel-sample is not beside the project")
+def test_the_real_kiel_sample_imports_completely_and_reimports_unchanged(alice, coalition):
+    data = SHARED_SAMPLE.read_bytes()
+    report = run(data, alice, "kiel_main_sheet_sample.csv", fmt="kiel")
+    assert report.ok, report.errors[:5]
+    assert report.counts["new"] == 83
+    assert set(Nation.objects.values_list("name", flat=True)) == {"Australia", "Estonia", "Portugal", "Norway"}
+    before = snapshot()
+    again = run(data, alice, "kiel_main_sheet_sample.csv", fmt="kiel")
+    assert again.counts == {"unchanged": 83}
+    assert snapshot() == before
+
+
+# All or nothing
+
+
+def test_a_bad_file_reports_every_bad_row_with_line_and_column_and_changes_nothing(alice, coalition):
+    rows = list(csv.reader(io.StringIO(KIEL.read_text())))
+    header = rows[0]
+    rows[1][header.index("Announcement Date")] = "13/45/2022"
+    rows[5][header.index("Countries")] = "Atlantis"
+    rows[6][header.index("Total ")] = "about a million"
+    out = io.StringIO()
+    csv.writer(out).writerows(rows)
+    before = snapshot()
+    report = kiel_import(alice, out.getvalue().encode())
+    assert not report.ok and not report.applied
+    assert [(line, column) for line, column, _ in report.errors] == [
+        (2, "Announcement Date"), (6, "Countries"), (7, "Total")]
+    assert "Atlantis" in report.errors[1][2]
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("values, column, words", [
+    ({"amount": "NaN"}, "amount", "not a number"),
+    ({"amount": "-5"}, "amount", "negative"),
+    ({"amount": "1e30"}, "amount", "not a number"),
+    ({"currency": "XYZ"}, "currency", "Unknown currency"),
+    ({"announced_on": "2025-02-30"}, "announced_on", "not a date"),
+    ({"kind": "weapons"}, "kind", "not one of"),
+    ({"description": ""}, "description", "required"),
+    ({"quantity": "5"}, "unit", "needs its unit"),
+    ({"quantity": "5", "unit": "radars", "quantity_undisclosed": "yes"}, "quantity", "undisclosed"),
+    ({"is_conditional": "yes"}, "condition", "state its condition"),
+    ({"earmarked_from": "2026", "earmarked_to": "2025"}, "earmarked_to", "before the first"),
+    ({"status": "delivered"}, "status_on", "required"),
+    ({"status": "delivered", "status_on": "2025-01-01", "status_source": "https://gov.example/fr/radars"},
+     "status_on", "before the pledge was announced"),
+    ({"nation": "Atlantis", "nation_code": ""}, "nation", "Atlantis"),
+    ({"sources": "not a url but a title; https://bad url"}, "sources", "not a valid URL"),
+])
+def test_bad_template_cells_are_reported_by_column(alice, coalition, values, column, words):
+    before = snapshot()
+    report = run(template_csv([pledge_row(external_id="ok"), pledge_row(**values)]), alice)
+    assert not report.ok
+    assert any(line == 3 and col == column and words in message for line, col, message in report.errors), \
+        report.errors
+    assert snapshot() == before
+
+
+def test_unknown_template_columns_are_refused_by_name(alice, coalition):
+    report = run(template_csv([pledge_row(ammount="5")]), alice)
+    assert report.file_errors and "“ammount”" in report.file_errors[0]
+
+
+def test_a_csv_with_nul_bytes_is_refused_as_a_whole(alice, coalition):
+    report = run(template_csv([pledge_row(description="bad\x00byte")]), alice)
+    assert report.file_errors == ["The file is not a CSV text file (it contains NUL bytes); upload CSV or XLSX."]
+
+
+def test_rows_with_the_same_external_id_are_refused(alice, coalition):
+    report = run(template_csv([pledge_row(), pledge_row()]), alice)
+    assert report.errors == [(3, "external_id", "“row-1” is also on line 2")]
+
+
+# Idempotent, attributed, drafts
+
+
+def test_reimporting_the_same_file_creates_and_changes_nothing(alice, coalition):
+    kiel_import(alice)
+    before = snapshot()
+    report = kiel_import(alice)
+    assert report.counts == {"unchanged": 8}
+    assert snapshot() == before
+
+
+def test_a_changed_row_updates_its_pledge_with_history_citing_the_file(alice, coalition):
+    kiel_import(alice)
+    pledge = Pledge.objects.get(external_id="kiel:ZZH2")
+    changed = KIEL.read_text().replace("Tents.", "Tents and blankets.")
+    report = run(changed.encode(), alice, "kiel-v2.csv", fmt="kiel")
+    assert report.counts == {"changed": 1, "unchanged": 7}
+    assert [o.changes for o in report.outcomes if o.action == "changed"] == [["description"]]
+    pledge.refresh_from_db()
+    assert pledge.description.startswith("Tents and blankets.")
+    latest = pledge.history.first()
+    assert latest.history_user == alice and latest.history_type == "~"
+    assert latest.history_change_reason == "Imported from kiel-v2.csv"
+    assert latest.history_source.title.startswith("Kiel Ukraine Support Tracker file: kiel-v2.csv")
+    assert sorted(latest.sources.values_list("source__url", flat=True)) == ["https://turkey.example/tents"]
+
+
+def test_imported_pledges_are_drafts_unless_a_reviewer_publishes(alice, rita, coalition):
+    with pytest.raises(PermissionDenied):
+        kiel_import(alice, publish=True)
+    kiel_import(rita, publish=True)
+    assert set(Pledge.objects.values_list("publication", flat=True)) == {"published"}
+    assert Pledge.objects.filter(published_by=rita).count() == 8
+
+
+def test_a_dataset_import_keeps_sources_editors_added(alice, coalition):
+    kiel_import(alice)
+    pledge = Pledge.objects.get(external_id="kiel:ZZH2")
+    extra = SourceFactory()
+    services.set_related(pledge, "sources", [*pledge.sources.all(), extra], user=alice, reason="Found another")
+    assert kiel_import(alice).counts == {"unchanged": 8}
+    assert extra in pledge.sources.all()
+
+
+def test_dry_run_writes_nothing(alice, coalition):
+    before = snapshot()
+    report = kiel_import(alice, dry_run=True)
+    assert report.ok and report.counts["new"] == 8 and not report.applied
+    assert snapshot() == before
+
+
+# No query per row
+
+
+def _many_rows(count, start=0):
+    return template_csv([pledge_row(external_id=f"row-{n}", description=f"Radars, lot {n}",
+                                    nation=["France", "Germany", "Poland"][n % 3], nation_code="",
+                                    sources=f"https://gov.example/{n % 7}", objectives="Air policing",
+                                    status="announced", status_on="2025-06-01",
+                                    status_source=f"https://gov.example/{n % 7}")
+                         for n in range(start, start + count)])
+
+
+def test_import_makes_no_query_per_row(alice, coalition):
+    NationFactory(name="France", country="FR")
+    run(_many_rows(3), alice)  # nations, sources and the objective exist from here on
+    queries = {}
+    for count, start in ((10, 100), (200, 1000)):
+        with CaptureQueriesContext(connection) as captured:
+            report = run(_many_rows(count, start), alice)
+        assert report.counts["new"] == count
+        queries[count] = len(captured)
+    # Batches, not rows: SQLite caps the parameters of one statement, so wide inserts come in batches.
+    assert queries[200] - queries[10] < (200 - 10) / 10, queries
+
+
+# Export
+
+
+def test_export_then_import_into_an_empty_database_gives_identical_data(alice, rita, coalition):
+    kiel_import(rita, publish=True)
+    hand_entered = PledgeFactory(coalition=coalition, nation=Nation.objects.get(name="Norway"),
+                                 description="Entered by hand; \"quoted\"\nover two lines", amount=Decimal("10"),
+                                 currency="GBP", announced_on=datetime.date(2025, 3, 3), quantity=Decimal("4"),
+                                 unit="ships", is_conditional=True, condition="=in the event of a ceasefire")
+    hand_entered.revalue()
+    hand_entered.save()
+    hand_entered.sources.add(Source.objects.create(title="Statement; no URL", publisher="MoD"))
+    services.publish_pledge(hand_entered, user=rita)
+    objective = Objective.objects.create(coalition=coalition, title="Secure maritime routes; mine clearance",
+                                         slug="maritime")
+    hand_entered.objectives.add(objective)
+    first = template.write_csv(template.export_rows(Pledge.objects.all()))
+    xlsx = template.write_xlsx(template.export_rows(Pledge.objects.all()))
+
+    for model in (StatusEvent, Pledge, Objective, Source, Nation, Coalition):
+        model.history.all().delete()
+        model.objects.all().delete()
+    report = run(first, rita, "pledges.csv", publish=True)
+    assert report.ok, report.errors
+    second = template.write_csv(template.export_rows(Pledge.objects.all()))
+
+    def by_id(content):
+        rows = list(csv.DictReader(io.StringIO(content.decode())))
+        # A pledge entered by hand is exported as tracker:<its id>, and keeps that id as its external id.
+        return sorted(rows, key=lambda row: row["external_id"])
+
+    assert by_id(second) == by_id(first)
+    assert "'=in the event" in first.decode()  # escaped for spreadsheets, and read back unescaped
+    assert Pledge.objects.get(description__startswith="Entered by hand").condition == "=in the event of a ceasefire"
+    sheet = load_workbook(io.BytesIO(xlsx)).active
+    assert [cell.value for cell in sheet[1]] == template.HEADER
+
+
+def test_blank_template_has_an_example_row_that_imports(alice, coalition):
+    for fmt in ("csv", "xlsx"):
+        report = run(template.blank(fmt), alice, f"template.{fmt}", dry_run=True)
+        assert report.ok, report.errors
+        assert report.counts == {"new": 1}
+    assert load_workbook(io.BytesIO(template.blank("xlsx")))["columns"]["A2"].value == "external_id"
+
+
+# The command
+
+
+def test_import_command_reports_the_outcome_and_refuses_bad_files(alice, coalition, tmp_path, capsys):
+    call_command("import_pledges", str(KIEL), "--format", "kiel", "--user", "alice")
+    assert "Imported kiel_quirks.csv: 8 new" in capsys.readouterr().out
+    call_command("import_pledges", str(KIEL), "--format", "kiel", "--user", "alice", "--no-progress")
+    assert "8 unchanged" in capsys.readouterr().out
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(template_csv([pledge_row(kind="weapons")]))
+    with pytest.raises(CommandError, match="1 problem"):
+        call_command("import_pledges", str(bad), "--user", "alice", "--no-progress")
+    assert "line 2, kind:" in capsys.readouterr().err
+    with pytest.raises(CommandError, match="reviewers"):
+        call_command("import_pledges", str(KIEL), "--format", "kiel", "--user", "alice", "--publish")
