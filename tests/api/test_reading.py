@@ -147,3 +147,19 @@ def test_ordering_oldest_first_and_bad_ordering_is_a_400(api, demo):
         publication="published").order_by("id").first().pk
     response = api.get(PLEDGES, {"ordering": "eur_value"})
     assert response.status_code == 400 and "ordering" in response.json()
+
+
+def test_template_export_gives_readers_published_pledges_only_with_the_same_filters(api, alice):
+    from tests.factories import NationFactory, PledgeFactory
+    nation = NationFactory(country="GB")
+    published = PledgeFactory(nation=nation, description="Published radar", publication="published",
+                              published_at="2025-01-01T00:00:00Z", external_id="gb-radar")
+    PledgeFactory(nation=nation, coalition=published.coalition, description="Draft ships")
+    response = api.get("/api/v1/pledges/export/", {"nation": "GB"})
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    text = response.content.decode()
+    assert "Published radar" in text and "Draft ships" not in text
+    assert text.splitlines()[0].startswith("external_id,coalition,nation")
+    assert api.get("/api/v1/pledges/export/", {"natoin": "GB"}).status_code == 400
+    api.force_authenticate(alice)  # editors export drafts too
+    assert "Draft ships" in api.get("/api/v1/pledges/export/").content.decode()
