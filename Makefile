@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install browser migrate demo run test lint check-deploy bench clean
+.PHONY: install browser migrate demo run test lint check-deploy bench bench-import clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,11 @@ lint: install
 bench: install
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/imports.py
+
+# Only the import benchmark: a 100,000-row template import against PostgreSQL COPY of the same rows.
+bench-import: install
+	$(BIN)/python bench/imports.py
 
 # What production settings look like to `check --deploy`; fails on any warning.
 check-deploy: install
