@@ -11,13 +11,7 @@ from decimal import Decimal
 from openpyxl import Workbook
 from rest_framework import renderers
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
-
-
-def safe_cell(value):
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
+from tracker.commitments.imports.template import spreadsheet_safe as safe_cell
 
 
 def flatten(row, prefix=""):

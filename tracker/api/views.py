@@ -209,8 +209,7 @@ class PledgeViewSet(mixins.CreateModelMixin, BaseViewSet):
         """Every matching pledge in the import template's columns: what `manage.py import_pledges` and the
         admin's import read back. Honours the same filters as the list."""
         fmt = "xlsx" if request.query_params.get("format") == "xlsx" else "csv"
-        rows = template.export_rows(self.filter_queryset(self.get_queryset()))
-        content = template.write_xlsx(rows) if fmt == "xlsx" else template.write_csv(rows)
+        content = template.export_file(self.filter_queryset(self.get_queryset()), fmt)
         response = HttpResponse(content, content_type=XLSX if fmt == "xlsx" else "text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="pledges-template.{fmt}"'
         return response

@@ -129,6 +129,4 @@ def download(content, name, fmt):
 
 
 def export(queryset, fmt):
-    rows = template.export_rows(queryset)
-    content = template.write_xlsx(rows) if fmt == "xlsx" else template.write_csv(rows)
-    return download(content, "pledges", fmt)
+    return download(template.export_file(queryset, fmt), "pledges", fmt)

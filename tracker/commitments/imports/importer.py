@@ -16,12 +16,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
-from django.utils.text import slugify
 
 from .. import selectors, services
 from ..models import Coalition, Objective, Pledge, Source, SourceKind, StatusEvent
 from . import files, kiel, template
 from .nations import NationIndex
+from .rows import unique_slug
 
 FORMATS = {"template": template, "kiel": kiel}
 BATCH = 2000
@@ -181,7 +181,7 @@ class Import:
                 continue
             coalition = index.get(name.casefold())
             if coalition is None:
-                slug = _unique_slug(name, slugs)
+                slug = unique_slug(name, slugs)
                 coalition = index[name.casefold()] = Coalition(name=name, slug=slug)
                 self.new_records["coalitions"].append(coalition)
             self.coalition_of[id(row)] = coalition
@@ -254,7 +254,7 @@ class Import:
                     if len(name) > 300:
                         row.error("objectives", f"“{name[:40]}…” is longer than 300 characters")
                         continue
-                    objective = Objective(coalition=coalition, title=name, slug=_unique_slug(name, slugs[owner]))
+                    objective = Objective(coalition=coalition, title=name, slug=unique_slug(name, slugs[owner]))
                     index[key] = objective
                     self.new_records["objectives"].append(objective)
                 self.objectives[(id(row), name)] = index[key]
@@ -516,11 +516,3 @@ class Import:
             services.save_record(source, user=self.user, reason=reason)
         return source
 
-
-def _unique_slug(name, taken, length=90):
-    base = slugify(name)[:length] or "item"
-    slug, n = base, 2
-    while slug in taken:
-        slug, n = f"{base}-{n}", n + 1
-    taken.add(slug)
-    return slug

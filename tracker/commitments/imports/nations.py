@@ -6,10 +6,10 @@ then against the bodies below. A name that none of these knows is an error, neve
 """
 from dataclasses import dataclass
 
-from django.utils.text import slugify
 from django_countries import countries
 
 from ..models import Nation, NationKind
+from .rows import unique_slug
 
 
 @dataclass(frozen=True)
@@ -104,9 +104,4 @@ class NationIndex:
         return nation
 
     def _slug(self, name):
-        base = slugify(name)[:90] or "nation"
-        slug, n = base, 2
-        while slug in self.slugs:
-            slug, n = f"{base}-{n}", n + 1
-        self.slugs.add(slug)
-        return slug
+        return unique_slug(name, self.slugs, fallback="nation")

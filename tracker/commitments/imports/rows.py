@@ -8,6 +8,18 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
+from django.utils.text import slugify
+
+
+def unique_slug(name, taken, length=90, fallback="item"):
+    """A slug for `name` not in `taken` (a set, which it joins): "france", then "france-2"."""
+    base = slugify(name)[:length] or fallback
+    slug, n = base, 2
+    while slug in taken:
+        slug, n = f"{base}-{n}", n + 1
+    taken.add(slug)
+    return slug
+
 
 class CellError(ValueError):
     pass

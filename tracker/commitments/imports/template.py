@@ -263,6 +263,12 @@ def write_xlsx(rows, header=HEADER, help_sheet=False):
     return out.getvalue()
 
 
+def export_file(pledges, fmt):
+    """The pledges as a template file, CSV or XLSX."""
+    rows = export_rows(pledges)
+    return write_xlsx(rows) if fmt == "xlsx" else write_csv(rows)
+
+
 def blank(fmt):
     """The template with one example row, as CSV or XLSX (which adds a sheet explaining each column)."""
     rows = [EXAMPLE_ROW]
