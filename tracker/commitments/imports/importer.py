@@ -1,15 +1,16 @@
 """Import pledges from a file: check every row, then write all of them in one transaction, or none.
 
 Checking resolves nations, coalitions, objectives, sources and existing pledges in bulk (a fixed number
-of queries per few thousand rows, never one per row) and validates each row with the model's own rules.
-Writing uses bulk inserts and updates, with a history entry for every record created or changed,
-attributed to the importing user and citing the imported file as its source. A row identical to its
-pledge is left untouched, so importing the same file twice changes nothing the second time.
+of queries per few thousand rows, never one per row) and validates each row with the models' own rules,
+run on plain values (see Draft). Writing puts plain rows into the tables (see writer), with a history
+entry for every record created or changed, attributed to the importing user and citing the imported
+file as its source. A row identical to its pledge is left untouched, so importing the same file twice
+changes nothing the second time.
 """
-import copy
 import hashlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -18,15 +19,20 @@ from django.db import transaction
 from django.utils import timezone
 
 from .. import selectors, services
-from ..models import Coalition, Objective, Pledge, Source, SourceKind, StatusEvent
-from . import files, kiel, template
+from ..models import Coalition, Objective, Pledge, Source, SourceKind, StatusEvent, event_errors
+from . import files, kiel, template, writer
 from .nations import NationIndex
 from .rows import unique_slug
 
 FORMATS = {"template": template, "kiel": kiel}
 BATCH = 2000
-COMPARED = [*template.PLEDGE_FIELDS, "coalition_id", "nation_id", "eur_value", "eur_rate", "eur_rate_date",
-            "status", "delivered_quantity", "delivered_eur", "publication"]
+COMPARED = [*template.PLEDGE_FIELDS, "eur_value", "eur_rate", "eur_rate_date", "status", "delivered_quantity",
+            "delivered_eur", "publication"]
+PLEDGE_COLUMNS = writer.columns(Pledge)
+DEFAULTS = {f.attname: f.get_default() for f in Pledge._meta.concrete_fields}
+# Fields a new pledge must have that a file might leave out (kind, description).
+REQUIRED = [f.name for f in Pledge._meta.concrete_fields
+            if f.editable and not f.blank and not f.is_relation and not f.has_default() and not f.primary_key]
 # Where a model field's error is reported, per format: the column the editor filled in.
 COLUMNS = {
     "template": {"key": "external_id", "eur_value": "amount", "eur_rate": "currency",
@@ -38,6 +44,59 @@ COLUMNS = {
              "earmarked_to": "Earmarked year", "quantity": "No. of Units", "unit": "Items",
              "sources": "Source of Aid 1", "status_source": "Source of Aid 1", "occurred_on": "Announcement Date"},
 }
+
+
+class Draft(SimpleNamespace):
+    """A pledge (or status event) as plain attributes, checked with the model's own rules.
+
+    Pledge.clean reads only attributes and calls earliest_event_on() and revalue(), so it runs unchanged on
+    a Draft. Building a model instance per row, and Model.clean_fields, cost more than the rest of an
+    import together; FieldRules does what clean_fields does, once per distinct value.
+    """
+
+    clean = Pledge.clean
+    revalue = Pledge.revalue
+
+    def earliest_event_on(self):
+        return self._earliest_event_on
+
+    @property
+    def is_published(self):
+        return self.publication == Pledge.Publication.PUBLISHED
+
+
+class FieldRules:
+    """Model.clean_fields for the fields a file sets: blank, choices and validators, by the model's own
+    field definitions, each distinct (field, value) checked once (a large file repeats most values)."""
+
+    def __init__(self, model):
+        self.fields = {f.name: f for f in model._meta.concrete_fields if not f.is_relation}
+        self.verdicts = {}
+
+    def errors(self, draft, names):
+        found = {}
+        for name in names:
+            value = getattr(draft, name)
+            try:
+                verdict = self.verdicts[name, value]
+            except KeyError:
+                verdict = self.verdicts[name, value] = self._check(self.fields[name], value)
+            except TypeError:  # an unhashable value: check it without remembering
+                verdict = self._check(self.fields[name], value)
+            if verdict:
+                found[name] = verdict
+        return found
+
+    @staticmethod
+    def _check(field_, value):
+        try:
+            field_.clean(value, None)
+        except ValidationError as exc:
+            return exc.messages
+        return None
+
+
+EVENT_FIELDS = ["status", "occurred_on", "note", "delivered_quantity", "delivered_eur"]
 
 
 @dataclass
@@ -130,8 +189,9 @@ class Import:
         self.columns = COLUMNS[fmt]
         self.default_coalition = coalition
         self.publish, self.digest, self.progress = publish, digest, progress
-        self.plans = []  # (row, outcome, pledge, objectives, sources, event) for new and changed rows
+        self.plans = []  # (outcome, pledge draft, objectives, sources, event draft) for new and changed rows
         self.new_records = defaultdict(list)
+        self.pledge_rules, self.event_rules = FieldRules(Pledge), FieldRules(StatusEvent)
 
     def column(self, name):
         return self.columns.get(name, name)
@@ -263,13 +323,14 @@ class Import:
         keys = [row.key for row in self.rows if row.key]
         self.existing = {}
         for chunk in _chunks(keys):
-            self.existing.update({p.external_id: p for p in Pledge.objects.filter(external_id__in=chunk)})
+            self.existing.update({p["external_id"]: p for p in
+                                  Pledge.objects.filter(external_id__in=chunk).values(*PLEDGE_COLUMNS)})
         by_pk = {int(key.split(":", 1)[1]): key for key in keys
                  if key not in self.existing and key.startswith("tracker:") and key[8:].isdigit()}
         for chunk in _chunks(by_pk):
-            for pledge in Pledge.objects.filter(pk__in=chunk, external_id=None):
-                self.existing[by_pk[pledge.pk]] = pledge
-        ids = [p.pk for p in self.existing.values()]
+            for pledge in Pledge.objects.filter(pk__in=chunk, external_id=None).values(*PLEDGE_COLUMNS):
+                self.existing[by_pk[pledge["id"]]] = pledge
+        ids = [p["id"] for p in self.existing.values()]
         self.links = {"objectives": defaultdict(dict), "sources": defaultdict(dict)}
         self.events = defaultdict(list)
         for chunk in _chunks(ids):
@@ -282,46 +343,48 @@ class Import:
                 self.events[event.pledge_id].append(event)
 
     def _check_row(self, row):
-        pledge_before = self.existing.get(row.key)
+        before = self.existing.get(row.key)
         outcome = Outcome(line=row.line, key=row.key, action="error", nation=row.nation,
                           description=(row.fields.get("description") or "")[:120],
-                          pledge_id=pledge_before.pk if pledge_before else None, notes=list(row.notes))
-        coalition, nation = self.coalition_of.get(id(row)), self.nation_of.get(id(row))
-        if pledge_before is not None:
-            pledge = copy.copy(pledge_before)
-            pledge._state = copy.copy(pledge_before._state)
+                          pledge_id=before["id"] if before else None, notes=list(row.notes))
+        if before is not None:
+            pledge = Draft(**before, pk=before["id"])
             events = self.events.get(pledge.pk, [])
             pledge._earliest_event_on = min((e.occurred_on for e in events), default=None)
+            checked = list(row.fields)
         else:
-            pledge = Pledge(external_id=row.key or None)
+            pledge = Draft(**{**DEFAULTS, "external_id": row.key or None}, pk=None, _earliest_event_on=None)
             events = []
-        if coalition is not None:
-            pledge.coalition = coalition
-        if nation is not None:
-            pledge.nation = nation
+            checked = list(dict.fromkeys([*row.fields, *REQUIRED]))
+        pledge.coalition = self.coalition_of.get(id(row))
+        pledge.nation = self.nation_of.get(id(row))
+        if pledge.nation is None and before is None and not any(
+                column in (self.column("nation"), self.column("nation_code")) for _, column, _ in row.errors):
+            row.error(self.column("nation"), "is required")
         for name, value in row.fields.items():
             setattr(pledge, name, value)
-        self._validate(row, pledge, ["coalition", "nation", "objectives", "sources", "published_by"])
+        self._validate(row, lambda: self.pledge_rules.errors(pledge, checked), pledge.clean)
 
-        objectives = self._related(row, pledge_before, "objectives", self._row_objectives(row))
-        sources = self._related(row, pledge_before, "sources", self._row_sources(row))
+        objectives = self._related(row, before, "objectives", self._row_objectives(row))
+        sources = self._related(row, before, "sources", self._row_sources(row))
         event = self._event(row, pledge, events)
         if self.publish and not pledge.is_published:
             if not sources:
                 row.error(self.column("sources"), "a pledge must cite a source to be published")
             pledge.publication = Pledge.Publication.PUBLISHED
             pledge.published_at = timezone.now()
-            pledge.published_by = self.user
+            pledge.published_by_id = self.user.pk
         outcome.errors = row.errors
         if row.errors:
             return outcome
-        if pledge_before is None:
+        if before is None:
             outcome.action = "new"
         else:
-            changes = [name for name in COMPARED if getattr(pledge, name) != getattr(pledge_before, name)]
-            changes = [c.removesuffix("_id") for c in changes]
+            changes = [name for name in ("coalition", "nation")
+                       if getattr(pledge, name) is not None and getattr(pledge, name).pk != before[f"{name}_id"]]
+            changes += [name for name in COMPARED if getattr(pledge, name) != before[name]]
             changes += [name for name, new in (("objectives", objectives), ("sources", sources))
-                        if set(map(id, new)) != set(map(id, self._current(pledge_before, name)))
+                        if set(map(id, new)) != set(map(id, self._current(before, name)))
                         or any(o.pk is None for o in new)]
             if event is not None:
                 changes.append("status event")
@@ -332,18 +395,23 @@ class Import:
         self.plans.append((outcome, pledge, objectives, sources, event))
         return outcome
 
-    def _validate(self, row, instance, exclude, columns=None):
-        try:
-            instance.clean_fields(exclude=exclude)
-            instance.clean()
-        except ValidationError as exc:
-            already = {column for _, column, _ in row.errors}  # a bad cell explains its own follow-on errors
-            for name, messages in exc.message_dict.items():
-                column = (columns or {}).get(name) or self.column(name)
-                if column in already:
-                    continue
-                for message in dict.fromkeys(messages):
-                    row.error(column, message)
+    def _validate(self, row, field_errors, clean, columns=None):
+        """Report field errors, then (only if there are none, as Model.full_clean does) cross-field ones."""
+        errors = field_errors()
+        if not errors:
+            try:
+                clean()
+            except ValidationError as exc:
+                errors = exc.message_dict
+        if not errors:
+            return
+        already = {column for _, column, _ in row.errors}  # a bad cell explains its own follow-on errors
+        for name, messages in errors.items():
+            column = (columns or {}).get(name) or self.column(name)
+            if column in already:
+                continue
+            for message in dict.fromkeys(messages):
+                row.error(column, message)
 
     def _row_objectives(self, row):
         if row.objectives is None:
@@ -365,7 +433,7 @@ class Import:
         if pledge is None:
             return []
         model = Objective if name == "objectives" else Source
-        ids = self.links[name].get(pledge.pk, {})
+        ids = self.links[name].get(pledge["id"], {})
         if not hasattr(self, "_cache"):
             self._make_cache()
         cache = self._cache[name]
@@ -383,10 +451,10 @@ class Import:
             if source.pk:
                 self._cache["sources"][source.pk] = source
 
-    def _related(self, row, pledge_before, name, wanted):
+    def _related(self, row, before, name, wanted):
         """The records a pledge should link to: the file's set, or for a dataset import (Kiel) the file's
         added to what editors linked, since a dataset never removes an editor's work."""
-        current = self._current(pledge_before, name)
+        current = self._current(before, name)
         if wanted is None:
             return current
         if self.fmt == "kiel":
@@ -406,15 +474,13 @@ class Import:
             source = self.sources.get(step.source.key)
         if any(e.status == step.status and e.occurred_on == step.occurred_on for e in events):
             return None
-        event = StatusEvent(status=step.status, occurred_on=step.occurred_on, note=step.note,
-                            delivered_quantity=step.delivered_quantity, delivered_eur=step.delivered_eur,
-                            recorded_by=self.user if self.user.is_authenticated else None)
-        event.pledge = pledge
-        if source is not None:
-            event.source = source
-        self._validate(row, event, ["pledge", "source", "recorded_by"],
-                       {"occurred_on": self.column("occurred_on"), "status": "status",
-                        "delivered_quantity": "delivered_quantity", "delivered_eur": "delivered_eur"})
+        event = Draft(pk=None, status=step.status, occurred_on=step.occurred_on, note=step.note,
+                      delivered_quantity=step.delivered_quantity, delivered_eur=step.delivered_eur, source=source,
+                      recorded_by_id=self.user.pk if self.user.is_authenticated else None)
+        columns = {"occurred_on": self.column("occurred_on"), "status": "status",
+                   "delivered_quantity": "delivered_quantity", "delivered_eur": "delivered_eur"}
+        self._validate(row, lambda: self.event_rules.errors(event, EVENT_FIELDS),
+                       lambda: _raise(event_errors(event, pledge)), columns)
         state = selectors.pledge_state([*events, event])
         pledge.status, pledge.delivered_quantity = state.status, state.delivered_quantity
         pledge.delivered_eur = state.delivered_eur
@@ -429,7 +495,7 @@ class Import:
         reason = f"Imported from {self.report.filename}"[:100]
         now = timezone.now()
         with transaction.atomic():
-            cited = self._file_source(reason)
+            cited = self._file_source(reason)  # also takes SQLite's write lock before ids are counted
             history = {"default_user": self.user if self.user.is_authenticated else None,
                        "default_change_reason": reason, "default_date": now,
                        "custom_historical_attrs": {"history_source_id": cited.pk}}
@@ -440,68 +506,80 @@ class Import:
                     model = model or type(records[0])
                     model.objects.bulk_create(records, batch_size=BATCH)
                     model.history.bulk_history_create(records, batch_size=BATCH, **history)
-            new = [plan for plan in self.plans if plan[0].action == "new"]
-            changed = [plan for plan in self.plans if plan[0].action == "changed"]
+            stamp = {"history_date": now, "history_change_reason": reason, "history_source_id": cited.pk,
+                     "history_user_id": self.user.pk if self.user.is_authenticated else None}
             bar = self.progress.start("writing pledges", len(self.plans))
-            for batch in _chunks(new):
-                pledges = [plan[1] for plan in batch]
-                Pledge.objects.bulk_create(pledges)
-                self._write_links(batch, history, update=False)
-                bar.update(len(batch))
-            for batch in _chunks(changed):
-                pledges = [plan[1] for plan in batch]
-                fields = sorted({f for plan in batch for f in plan[0].changes
-                                 if f not in ("objectives", "sources", "status event")} | {"updated_at"})
-                for pledge in pledges:
-                    pledge.updated_at = now
-                Pledge.objects.bulk_update(pledges, [f for f in fields if f != "publication"]
-                                           + (["publication", "published_at", "published_by"]
-                                              if "publication" in fields else []))
-                self._write_links(batch, history, update=True)
+            for batch in _chunks(self.plans, 20000):
+                self._write_batch(batch, now, stamp)
                 bar.update(len(batch))
             bar.close()
-            events = [plan[4] for plan in self.plans if plan[4] is not None]
-            for event in events:
-                event.pledge = event.pledge  # its pledge now has an id
-            for batch in _chunks(events):
-                StatusEvent.objects.bulk_create(batch)
-                StatusEvent.history.bulk_history_create(batch, **history)
-            for plan in self.plans:
-                plan[0].pledge_id = plan[1].pk
             services.bump_data_version()
         self.report.applied = True
 
-    def _write_links(self, batch, history, update):
-        """Many-to-many links, then the pledges' history rows with a snapshot of their links."""
-        snapshots = {}
-        for name, other in (("objectives", "objective_id"), ("sources", "source_id")):
+    def _write_batch(self, plans, now, stamp):
+        """Pledges, their links and status events, and a history row for each, as plain rows."""
+        new = [plan for plan in plans if plan[0].action == "new"]
+        for plan, pk in zip(new, writer.take_ids(Pledge, len(new)), strict=True):
+            plan[1].id = plan[1].pk = plan[0].pledge_id = pk
+            plan[1].created_at = now
+        pledges = {"new": writer.Table(Pledge), "changed": writer.Table(Pledge)}
+        history = writer.Table(Pledge.history.model)
+        history_ids = writer.take_ids(Pledge.history.model, len(plans))
+        for (outcome, pledge, *_), history_id in zip(plans, history_ids, strict=True):
+            pledge.updated_at = now
+            if pledge.coalition is not None:
+                pledge.coalition_id = pledge.coalition.pk
+            if pledge.nation is not None:
+                pledge.nation_id = pledge.nation.pk
+            values = vars(pledge)
+            pledges[outcome.action].add(values)
+            history.add({**values, **stamp, "history_id": history_id,
+                         "history_type": "+" if outcome.action == "new" else "~"})
+        writer.insert(pledges["new"])
+        writer.update(pledges["changed"])
+        self._write_links(plans, history_ids)
+        writer.insert(history)
+        self._write_events([plan[1:] for plan in plans if plan[4] is not None], now, stamp)
+
+    def _write_links(self, plans, history_ids):
+        """Many-to-many links where they changed, and every pledge history row's snapshot of its links."""
+        for index, (name, other) in enumerate((("objectives", "objective_id"), ("sources", "source_id"))):
             through = getattr(Pledge, name).through
-            rewrite = [plan for plan in batch
-                       if not update or name in plan[0].changes or plan[1].pk not in self.links[name]]
-            if update:
-                stale = [plan[1].pk for plan in rewrite if name in plan[0].changes]
-                through.objects.filter(pledge_id__in=stale).delete()
-            rows = []
-            for plan in batch:
-                pledge, related = plan[1], plan[2] if name == "objectives" else plan[3]
-                if update and name not in plan[0].changes:
-                    existing = self.links[name].get(pledge.pk, {})
-                    snapshots.setdefault(name, {})[pledge.pk] = [
-                        through(id=link_id, pledge_id=pledge.pk, **{other: other_id})
-                        for other_id, link_id in existing.items()]
-                    continue
-                links = [through(pledge_id=pledge.pk, **{other: record.pk}) for record in related]
-                rows.extend(links)
-                snapshots.setdefault(name, {})[pledge.pk] = links
-            through.objects.bulk_create(rows, batch_size=BATCH)
-        records = Pledge.history.bulk_history_create([plan[1] for plan in batch], update=update, **history)
-        for name, other in (("objectives", "objective"), ("sources", "source")):
-            m2m_history = getattr(Pledge.history.model, name).model
-            m2m_history.objects.bulk_create([
-                m2m_history(history=record, id=link.id, pledge_id=link.pledge_id,
-                            **{f"{other}_id": getattr(link, f"{other}_id")})
-                for record in records for link in snapshots.get(name, {}).get(record.id, [])
-            ], batch_size=BATCH)
+            snapshot = getattr(Pledge.history.model, name).model
+            links, snapshots = writer.Table(through), writer.Table(snapshot)
+            writer.delete_links(through, [plan[1].pk for plan in plans
+                                          if plan[0].action == "changed" and name in plan[0].changes])
+            linked = []  # per plan: its links as they will be, and whether they are new
+            for plan in plans:
+                if plan[0].action == "new" or name in plan[0].changes:
+                    linked.append((True, [(None, record.pk) for record in plan[2 + index]]))
+                else:
+                    linked.append((False, [(link_id, other_id) for other_id, link_id
+                                           in self.links[name].get(plan[1].pk, {}).items()]))
+            link_ids = iter(writer.take_ids(through, sum(len(pairs) for fresh, pairs in linked if fresh)))
+            snapshot_ids = iter(writer.take_ids(snapshot, sum(len(pairs) for _, pairs in linked)))
+            for plan, history_id, (fresh, pairs) in zip(plans, history_ids, linked, strict=True):
+                for link_id, other_id in pairs:
+                    link = {"id": link_id or next(link_ids), "pledge_id": plan[1].pk, other: other_id}
+                    if fresh:
+                        links.add(link)
+                    snapshots.add({**link, "history_id": history_id, "m2m_history_id": next(snapshot_ids)})
+            writer.insert(links)
+            writer.insert(snapshots)
+
+    def _write_events(self, plans, now, stamp):
+        events, history = writer.Table(StatusEvent), writer.Table(StatusEvent.history.model)
+        ids = writer.take_ids(StatusEvent, len(plans))
+        history_ids = writer.take_ids(StatusEvent.history.model, len(plans))
+        for (pledge, _objectives, _sources, event), pk, history_id in zip(plans, ids, history_ids, strict=True):
+            values = {"id": pk, "pledge_id": pledge.pk, "source_id": event.source.pk, "status": event.status,
+                      "occurred_on": event.occurred_on, "note": event.note,
+                      "delivered_quantity": event.delivered_quantity, "delivered_eur": event.delivered_eur,
+                      "recorded_by_id": event.recorded_by_id, "created_at": now, "updated_at": now}
+            events.add(values)
+            history.add({**values, **stamp, "history_id": history_id, "history_type": "+"})
+        writer.insert(events)
+        writer.insert(history)
 
     def _file_source(self, reason):
         """The imported file, cited as the source of every change it makes."""
@@ -516,3 +594,7 @@ class Import:
             services.save_record(source, user=self.user, reason=reason)
         return source
 
+
+def _raise(errors):
+    if errors:
+        raise ValidationError(errors)
