@@ -93,9 +93,11 @@ def run_import(path):
 
 
 def copy_seconds(conn):
-    """COPY the same pledge rows, resolved to ids, into commitments_pledge; rolled back afterwards."""
+    """COPY the same pledge rows, resolved to ids, into commitments_pledge, and commit: the commit runs the
+    deferred foreign-key checks, which the import pays too. reset() empties the table again afterwards."""
     coalition = conn.execute("SELECT id FROM commitments_coalition").fetchone()[0]
     nations = dict(conn.execute("SELECT name, id FROM commitments_nation"))
+    conn.commit()
     now = datetime.now(UTC)
     rows = [(coalition, nations[r["nation"]], r["kind"], r["description"], r["quantity"], r["unit"], False,
              r["amount"], r["currency"], "reported", False, "", r["announced_on"], "day", "public", "announced",
@@ -107,9 +109,37 @@ def copy_seconds(conn):
     with conn.cursor().copy(f"COPY commitments_pledge ({columns}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
-    elapsed = time.perf_counter() - start
-    conn.rollback()
-    return elapsed
+    conn.commit()
+    return time.perf_counter() - start
+
+
+# Every table an import of new pledges writes rows into, parents first.
+WRITTEN = [("commitments_pledge", "id"), ("commitments_historicalpledge", "history_id"),
+           ("commitments_pledge_sources", "id"), ("commitments_historicalpledge_sources", "m2m_history_id"),
+           ("commitments_statusevent", "id"), ("commitments_historicalstatusevent", "history_id")]
+
+
+def highest_ids(conn):
+    return {table: conn.execute(f"SELECT coalesce(max({pk}), 0) FROM {table}").fetchone()[0]  # noqa: S608
+            for table, pk in WRITTEN}
+
+
+def copy_written_seconds(conn, before):
+    """COPY back exactly the rows the import wrote (every table, history included) and commit: what the
+    database alone needs to store the import's result. The rows are read out and deleted first."""
+    dumps = {}
+    for table, pk in WRITTEN:
+        with conn.cursor().copy(f"COPY (SELECT * FROM {table} WHERE {pk} > {before[table]}) TO STDOUT") as copy:
+            dumps[table] = b"".join(bytes(block) for block in copy)
+    for table, pk in reversed(WRITTEN):
+        conn.execute(f"DELETE FROM {table} WHERE {pk} > %s", [before[table]])  # noqa: S608
+    conn.commit()
+    start = time.perf_counter()
+    for table, _pk in WRITTEN:
+        with conn.cursor().copy(f"COPY {table} FROM STDIN") as copy:
+            copy.write(dumps[table])
+    conn.commit()
+    return time.perf_counter() - start, sum(dump.count(b"\n") for dump in dumps.values())
 
 
 def main():
@@ -120,11 +150,16 @@ def main():
         reset(conn)
         copy = copy_seconds(conn)
         reset(conn)
+        before = highest_ids(conn)
+        conn.commit()
         seconds, summary = run_import(path)
-    lines = [f"template import of {ROWS:,} rows (new pledges)", f"  import_pledges: {seconds:8.2f} s = "
-             f"{ROWS / seconds:10,.0f} rows/s ({summary})",
-             f"  PostgreSQL COPY of the same pledge rows: {copy:8.2f} s = {ROWS / copy:10,.0f} rows/s",
-             f"  import / COPY: {copy / seconds:.3f}x (target 0.25x)"]
+        copy_all, written = copy_written_seconds(conn, before)
+    lines = [f"template import of {ROWS:,} rows (new pledges)",
+             f"  import_pledges: {seconds:8.2f} s = {ROWS / seconds:10,.0f} rows/s ({summary})",
+             f"  COPY of the same pledge rows: {copy:8.2f} s = {ROWS / copy:10,.0f} rows/s",
+             f"  import / COPY: {copy / seconds:.3f}x (target 0.25x)",
+             f"  COPY of every row the import wrote ({written:,} rows in 6 tables, history included): "
+             f"{copy_all:8.2f} s = {ROWS / copy_all:10,.0f} pledges/s; import / that: {copy_all / seconds:.3f}x"]
     print("\n".join(lines))
     return "\n".join(lines) + "\n"
 

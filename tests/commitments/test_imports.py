@@ -6,7 +6,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
@@ -283,6 +283,53 @@ def test_a_changed_row_updates_its_pledge_with_history_citing_the_file(alice, co
     assert latest.history_change_reason == "Imported from kiel-v2.csv"
     assert latest.history_source.title.startswith("Kiel Ukraine Support Tracker file: kiel-v2.csv")
     assert sorted(latest.sources.values_list("source__url", flat=True)) == ["https://turkey.example/tents"]
+
+
+def test_a_new_imported_pledge_has_history_of_itself_its_sources_and_its_status_event(alice, coalition):
+    report = run(template_csv([pledge_row(status="announced", status_on="2025-06-02",
+                                          status_source="https://gov.example/fr/radars")]), alice, "radars.csv")
+    assert report.counts == {"new": 1}
+    pledge = Pledge.objects.get(external_id="row-1")
+    created = pledge.history.get()
+    assert created.history_type == "+" and created.history_user == alice
+    assert created.history_change_reason == "Imported from radars.csv"
+    assert created.history_source.title.startswith("Spreadsheet import: radars.csv")
+    assert created.eur_value == Decimal("80000000.00") and created.description == "Air-defence radars"
+    assert list(created.sources.values_list("source__url", flat=True)) == ["https://gov.example/fr/radars"]
+    event = pledge.status_events.get()
+    assert (event.status, event.occurred_on, event.recorded_by) == ("announced", datetime.date(2025, 6, 2), alice)
+    assert event.history.get().history_source == created.history_source
+    assert pledge.status == "announced"
+
+
+def test_records_added_after_an_import_get_fresh_ids(alice, coalition):
+    run(_many_rows(5), alice)
+    imported = set(Pledge.objects.values_list("id", flat=True))
+    later = PledgeFactory(coalition=coalition)
+    services.record_status_event(later, user=alice, status="committed", occurred_on=datetime.date(2025, 7, 1),
+                                 source=SourceFactory(), reason="Signed")
+    assert later.pk not in imported and later.pk > max(imported)
+    assert later.history.count() >= 1 and later.status_events.count() == 1
+
+
+def test_imported_values_are_checked_as_the_model_checks_them(alice, coalition):
+    """The importer checks fields without model instances (FieldRules); it must refuse exactly what
+    Model.clean_fields refuses, with the same message."""
+    rules = importer.FieldRules(Pledge)
+    cases = [("unit", "x" * 51), ("unit", "troops"), ("currency", "XXX"), ("currency", "GBP"), ("kind", "space"),
+             ("kind", "military"), ("description", ""), ("quantity", Decimal("-1")),
+             ("quantity", Decimal("12345678901234567")), ("quantity", Decimal("1.234")), ("earmarked_from", 1899),
+             ("earmarked_to", 2201), ("earmarked_to", 2030), ("announced_precision", "week"),
+             ("disclosure", "secret"), ("source_eur_value", Decimal("-5"))]
+    for name, value in cases:
+        instance = PledgeFactory.build(**{name: value})
+        try:
+            instance.clean_fields(exclude=["coalition", "nation", "published_by"])
+            expected = {}
+        except ValidationError as exc:
+            expected = exc.message_dict
+        draft = importer.Draft(**{f.attname: getattr(instance, f.attname) for f in Pledge._meta.concrete_fields})
+        assert rules.errors(draft, [name]) == expected, (name, value)
 
 
 def test_imported_pledges_are_drafts_unless_a_reviewer_publishes(alice, rita, coalition):

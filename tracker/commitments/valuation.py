@@ -55,7 +55,11 @@ def validate_currency(code):
 
 def eur_rate(currency, on=None):
     """The ECB rate for `currency` on date `on` (today if None), or the nearest earlier published one."""
-    on = on or datetime.date.today()
+    return _eur_rate(currency, on or datetime.date.today())
+
+
+@lru_cache(maxsize=4096)  # an import of thousands of pledges asks for the same few hundred days again and again
+def _eur_rate(currency, on):
     if currency == "EUR":
         return Rate("EUR", Decimal("1"), on)
     if currency not in known_currencies():

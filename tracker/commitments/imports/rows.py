@@ -77,7 +77,7 @@ def parse_cells(row, line, values, parsers):
         if column not in values:
             continue
         try:
-            parsed[column] = parse(values.get(column, ""))
+            parsed[column] = parse(values[column])
         except CellError as exc:
             row.error(column, str(exc), line)
     return parsed
@@ -116,6 +116,8 @@ def decimal(value, empty=("",)):
         raise CellError(f"“{value}” is not a number")
     if isinstance(value, (int, float, Decimal)):
         number = Decimal(str(value))
+    elif isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 16:  # plain digits
+        return Decimal(value)
     else:
         raw = text(value)
         if raw.casefold() in empty:

@@ -118,7 +118,7 @@ def spreadsheet_safe(value):
 
 
 def _unquote(value):
-    if isinstance(value, str) and value.startswith("'") and value[1:].startswith(FORMULA_STARTS):
+    if value[:1] == "'" and isinstance(value, str) and value[1:].startswith(FORMULA_STARTS):
         return value[1:]
     return value
 
@@ -137,13 +137,14 @@ def read(data, filename):
         raise files.FileError(
             "Unknown column(s): " + ", ".join(f"“{name}”" for name in unknown)
             + ". The template's columns are: " + ", ".join(COLUMNS) + ".")
-    return [parse_row(line, values) for line, values in table]
+    parsers = {column: PARSERS[column] for column in table.columns if column in PARSERS}
+    return [parse_row(line, values, parsers) for line, values in table]
 
 
-def parse_row(line, values):
+def parse_row(line, values, parsers=PARSERS):
     row = PledgeRow(line)
     values = {column: _unquote(value) for column, value in values.items()}
-    cells = parse_cells(row, line, values, PARSERS)
+    cells = parse_cells(row, line, values, parsers)
     for column in REQUIRED:
         if column in cells and not cells[column]:
             row.error(column, "is required")
