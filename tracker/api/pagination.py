@@ -25,6 +25,12 @@ class StableCursorPagination(CursorPagination):
             raise ValidationError({"ordering": "Use -id (newest first, the default) or id (oldest first)."})
         return (value,)
 
+    def _get_position_from_instance(self, instance, ordering):
+        # The pledge list pages over bare ids (values_list flat), which are their own position.
+        if isinstance(instance, int):
+            return str(instance)
+        return super()._get_position_from_instance(instance, ordering)
+
     def decode_cursor(self, request):
         try:
             return super().decode_cursor(request)

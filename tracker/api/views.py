@@ -195,8 +195,7 @@ class PledgeViewSet(mixins.CreateModelMixin, BaseViewSet):
             response = Response(serializers.pledge_representations(ids, self.as_of()))
             return attach_filename(response, "pledges", fmt)
         # The page is chosen on ids alone; the rows are then read in bulk by pledge_representations.
-        page = self.paginator.paginate_queryset(pledges.values("id"), request, view=self)
-        ids = [row["id"] for row in page]
+        ids = self.paginator.paginate_queryset(pledges.values_list("id", flat=True), request, view=self)
         rows = serializers.pledge_representations(ids, self.as_of())
         return self.paginator.get_paginated_response(rows)
 

@@ -495,7 +495,9 @@ class Import:
         reason = f"Imported from {self.report.filename}"[:100]
         now = timezone.now()
         with transaction.atomic():
-            cited = self._file_source(reason)  # also takes SQLite's write lock before ids are counted
+            # The first write of the transaction: on SQLite it takes the write lock before writer.take_ids counts.
+            services.bump_data_version()
+            cited = self._file_source(reason)
             history = {"default_user": self.user if self.user.is_authenticated else None,
                        "default_change_reason": reason, "default_date": now,
                        "custom_historical_attrs": {"history_source_id": cited.pk}}
@@ -513,7 +515,6 @@ class Import:
                 self._write_batch(batch, now, stamp)
                 bar.update(len(batch))
             bar.close()
-            services.bump_data_version()
         self.report.applied = True
 
     def _write_batch(self, plans, now, stamp):

@@ -39,15 +39,12 @@ def take_ids(model, count):
             cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
                            [table, pk, count])
             return [row[0] for row in cursor.fetchall()]
-        # SQLite: the transaction already holds the write lock (the importer wrote the file's source first),
+        # SQLite: the transaction already holds the write lock (the importer's first statement is a write),
         # so no one else can take these ids; AUTOINCREMENT's counter keeps ids of deleted rows unused.
         cursor.execute(f'SELECT MAX("{pk}") FROM "{table}"')  # noqa: S608 - names come from model meta
         highest = cursor.fetchone()[0] or 0
-        try:
-            cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [table])
-            row = cursor.fetchone()
-        except Exception:  # noqa: BLE001 - no AUTOINCREMENT table yet
-            row = None
+        cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [table])
+        row = cursor.fetchone()
         start = max(highest, row[0] if row else 0) + 1
         return list(range(start, start + count))
 
