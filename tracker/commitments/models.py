@@ -36,6 +36,7 @@ class SourcedHistory(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         db_constraint=False,
+        db_index=False,  # shown with a history row, never searched by; an index would only slow every write
         related_name="+",
         verbose_name="source cited",
     )
@@ -44,8 +45,14 @@ class SourcedHistory(models.Model):
         abstract = True
 
 
-def history():
-    return HistoricalRecords(bases=[SourcedHistory], inherit=False)
+def history(**options):
+    return HistoricalRecords(bases=[SourcedHistory], inherit=False, **options)
+
+
+# History rows are looked up by the record's id and date only. Indexes simple_history would copy from the
+# record's own foreign keys and unique fields cost every write (and bulk imports most) and serve no query.
+PLEDGE_HISTORY_UNINDEXED = ["coalition", "nation", "published_by", "external_id"]
+EVENT_HISTORY_UNINDEXED = ["source", "recorded_by"]
 
 
 class Coalition(models.Model):
@@ -385,7 +392,8 @@ class Pledge(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    history = HistoricalRecords(bases=[SourcedHistory], m2m_fields=[objectives, sources])
+    history = HistoricalRecords(bases=[SourcedHistory], m2m_fields=[objectives, sources],
+                                no_db_index=PLEDGE_HISTORY_UNINDEXED)
 
     class Meta:
         ordering = ["-announced_on", "-id"]
@@ -545,7 +553,7 @@ class StatusEvent(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    history = history()
+    history = history(no_db_index=EVENT_HISTORY_UNINDEXED)
 
     class Meta:
         ordering = ["pledge", "occurred_on", "id"]
