@@ -320,7 +320,8 @@ def test_imported_values_are_checked_as_the_model_checks_them(alice, coalition):
              ("kind", "military"), ("description", ""), ("quantity", Decimal("-1")),
              ("quantity", Decimal("12345678901234567")), ("quantity", Decimal("1.234")), ("earmarked_from", 1899),
              ("earmarked_to", 2201), ("earmarked_to", 2030), ("announced_precision", "week"),
-             ("disclosure", "secret"), ("source_eur_value", Decimal("-5"))]
+             ("disclosure", "secret"), ("source_eur_value", Decimal("-5")), ("amount", Decimal("5")),
+             ("amount", Decimal("5.000")), ("amount", Decimal("5.001"))]
     for name, value in cases:
         instance = PledgeFactory.build(**{name: value})
         try:

@@ -10,6 +10,7 @@ changes nothing the second time.
 import hashlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from decimal import Decimal
 from types import SimpleNamespace
 from urllib.parse import urlsplit
 
@@ -77,10 +78,12 @@ class FieldRules:
         found = {}
         for name in names:
             value = getattr(draft, name)
+            # Decimal("1") == Decimal("1.000"), but only one of them fits two decimal places.
+            key = (name, str(value)) if isinstance(value, Decimal) else (name, value)
             try:
-                verdict = self.verdicts[name, value]
+                verdict = self.verdicts[key]
             except KeyError:
-                verdict = self.verdicts[name, value] = self._check(self.fields[name], value)
+                verdict = self.verdicts[key] = self._check(self.fields[name], value)
             except TypeError:  # an unhashable value: check it without remembering
                 verdict = self._check(self.fields[name], value)
             if verdict:
