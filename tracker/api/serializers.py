@@ -4,8 +4,10 @@ Pledge lists are built from `.values()` rows and three bulk look-ups (objectives
 rather than one serializer object per field per row: the same figures, several times faster. The
 PledgeSerializer below documents that shape for the OpenAPI schema; tests check real responses against it.
 """
+import time
 from datetime import UTC
 
+import psycopg
 from django.db import connections, transaction
 from django.db.models import F
 from rest_framework import serializers
@@ -59,7 +61,7 @@ def _pg_column(column):
     return f"p.{column}"
 
 
-# One round trip, four flat statements: the pledges, their status events, objective slugs and source ids.
+# One round trip, four flat statements (see _pg_page): the pledges, their status events, objective slugs and source ids.
 # Per-row subqueries (arrays, JSON) cost the database and the client's
 # parsing more than these flat reads.
 PG_STATEMENTS = [
@@ -76,27 +78,43 @@ PG_STATEMENTS = [
     "SELECT ps.pledge_id, ps.source_id FROM commitments_pledge_sources ps WHERE ps.pledge_id {pledges} "
     "ORDER BY ps.source_id",
 ]
-PG_PAGE = "; ".join(statement.replace("{pledges}", "= ANY(%s::bigint[])") for statement in PG_STATEMENTS)
+PG_PAGE = [statement.replace("{pledges}", "= ANY(%s::bigint[])") for statement in PG_STATEMENTS]
 EVENT_KEYS = ["id", "status", "occurred_on", "source", "note", "delivered_quantity", "delivered_eur"]
 
 
-def _pg_rows(ids):
+def _pg_page(ids):
+    """The four statements' results, sent together (pipeline mode) as prepared statements: PostgreSQL plans each
+    once per connection instead of on every page, which was a third of the database's time for a page."""
+    connection = connections["default"]
     # The ids go in as one array literal: quoting a list element by element cost more than the query.
     literal = "{" + ",".join(str(int(pk)) for pk in ids) + "}"
-    with connections["default"].cursor() as cursor:
-        cursor.execute(PG_PAGE, [literal] * len(PG_STATEMENTS))
-        names = [column.name for column in cursor.description]
-        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-        events, objectives, sources = {}, {}, {}
-        cursor.nextset()
-        for pledge_id, *event in cursor.fetchall():
-            events.setdefault(pledge_id, []).append(dict(zip(EVENT_KEYS, event, strict=True)))
-        cursor.nextset()
-        for pledge_id, slug in cursor.fetchall():
-            objectives.setdefault(pledge_id, []).append(slug)
-        cursor.nextset()
-        for pledge_id, source_id in cursor.fetchall():
-            sources.setdefault(pledge_id, []).append(source_id)
+    connection.ensure_connection()
+    started = time.monotonic()
+    with connection.wrap_database_errors:
+        raw = connection.connection
+        with raw.pipeline():
+            cursors = [psycopg.Cursor(raw) for _ in PG_PAGE]
+            for cursor, statement in zip(cursors, PG_PAGE, strict=True):
+                cursor.execute(statement, [literal], prepare=True)
+        results = [cursor.fetchall() for cursor in cursors]
+        names = [column.name for column in cursors[0].description]
+    if connection.queries_logged:  # as Django's own cursors do, so query counts and logs include these
+        duration = (time.monotonic() - started) / len(PG_PAGE)
+        connection.queries_log.extend({"sql": statement.replace("%s", f"'{literal}'"), "time": f"{duration:.3f}"}
+                                      for statement in PG_PAGE)
+    return names, results
+
+
+def _pg_rows(ids):
+    names, (pledges, event_rows, objective_rows, source_rows) = _pg_page(ids)
+    rows = [dict(zip(names, row, strict=True)) for row in pledges]
+    events, objectives, sources = {}, {}, {}
+    for pledge_id, *event in event_rows:
+        events.setdefault(pledge_id, []).append(dict(zip(EVENT_KEYS, event, strict=True)))
+    for pledge_id, slug in objective_rows:
+        objectives.setdefault(pledge_id, []).append(slug)
+    for pledge_id, source_id in source_rows:
+        sources.setdefault(pledge_id, []).append(source_id)
     for row in rows:
         row["objectives"] = objectives.get(row["id"], [])
         row["sources"] = sources.get(row["id"], [])
