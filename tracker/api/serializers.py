@@ -1,6 +1,6 @@
 """What the API reads and writes.
 
-Pledge lists are built from `.values()` rows and three bulk look-ups (objectives, sources, status events)
+Pledge lists are built from plain rows and bulk look-ups (objectives, sources, status events)
 rather than one serializer object per field per row: the same figures, several times faster. The
 PledgeSerializer below documents that shape for the OpenAPI schema; tests check real responses against it.
 """
@@ -46,7 +46,7 @@ class _Event:
         self.delivered_quantity, self.delivered_eur = row["delivered_quantity"], row["delivered_eur"]
 
 
-# On PostgreSQL a page's rows are read with one fixed query: the ids were chosen by the ORM (filters, visibility,
+# On PostgreSQL a page's rows are read with fixed statements: the ids were chosen by the ORM (filters, visibility,
 # cursor), and reading 100 known rows with their objectives, sources and status events needs no query building.
 # Its output matches the ORM path below, which SQLite uses; the same tests run on both.
 # Timestamps come back as RFC 3339 text, and the version is computed by the database: Django's timezone-aware
@@ -61,9 +61,8 @@ def _pg_column(column):
     return f"p.{column}"
 
 
-# One round trip, four flat statements (see _pg_page): the pledges, their status events, objective slugs and source ids.
-# Per-row subqueries (arrays, JSON) cost the database and the client's
-# parsing more than these flat reads.
+# Four flat statements, sent in one round trip (see _pg_page): the pledges, their status events, objective slugs
+# and source ids. Per-row subqueries (arrays, JSON) cost the database and the client more than these flat reads.
 PG_STATEMENTS = [
     "SELECT " + ", ".join(_pg_column(column) for column in PLEDGE_COLUMNS) + ", "
     """'"pledge-' || p.id || '-' || (EXTRACT(EPOCH FROM p.updated_at) * 1000000)::bigint || '"' AS version, """
