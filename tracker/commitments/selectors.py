@@ -67,8 +67,6 @@ def data_version():
     if row is None:
         return 0, None
     version, changed_at = row
-    if isinstance(changed_at, str):  # SQLite without its type converters
-        changed_at = datetime.datetime.fromisoformat(changed_at)
     if changed_at is not None and timezone.is_naive(changed_at):  # SQLite stores UTC without the zone
         changed_at = changed_at.replace(tzinfo=datetime.UTC)
     return version, changed_at

@@ -74,7 +74,7 @@ def update(table):
     name = table.model._meta.db_table
     others = [c for c in table.columns if c != "id"]
     assignments = ", ".join(f'"{column}" = %s' for column in others)
-    prepare = _preparers(table.model, others) if connection.vendor != "postgresql" else [None] * len(others)
+    prepare = _preparers(table.model, others)
     index = table.columns.index("id")
     rows = []
     for row in table.rows:
@@ -96,6 +96,8 @@ def delete_links(through, pledge_ids):
 def _preparers(model, names):
     """Per column, what turns a Python value into what this database stores (None: nothing to do).
     SQLite stores datetimes as naive UTC text; the ORM does the same, so reads and ordering agree."""
+    if connection.vendor == "postgresql":  # psycopg adapts every Python value itself
+        return [None] * len(names)
     by_attname = {field.attname: field for field in model._meta.concrete_fields}
     ops = connection.ops
     prepare = []
