@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from openpyxl import Workbook, load_workbook
 
 from tests.factories import CoalitionFactory, NationFactory, PledgeFactory, SourceFactory
-from tracker.commitments import services
+from tracker.commitments import selectors, services
 from tracker.commitments.imports import importer, kiel, template
 from tracker.commitments.imports.rows import CellError
 from tracker.commitments.models import Coalition, Nation, Objective, Pledge, Source, StatusEvent
@@ -214,6 +214,21 @@ def test_a_bad_file_reports_every_bad_row_with_line_and_column_and_changes_nothi
         (2, "Announcement Date"), (6, "Countries"), (7, "Total")]
     assert "Atlantis" in report.errors[1][2]
     assert snapshot() == before
+
+
+def test_a_bad_row_found_after_earlier_rows_were_written_leaves_everything_as_it_was(alice, coalition, monkeypatch):
+    # Good batches are written while later ones are still being checked; a bad row further down must undo them.
+    monkeypatch.setattr(importer, "BATCH", 10)
+    rows = [pledge_row(external_id=f"row-{n}", nation_code="", nation=["France", "Latvia"][n % 2],
+                       sources=f"https://gov.example/{n}", status="announced", status_on="2025-06-02",
+                       status_source=f"https://gov.example/{n}") for n in range(45)]
+    rows[38]["amount"] = "-5"
+    before, version = snapshot(), selectors.data_version()
+    report = run(template_csv(rows), alice)
+    assert [(line, column) for line, column, _ in report.errors] == [(40, "amount")]
+    assert not report.applied and report.counts == {"new": 44, "error": 1}
+    assert snapshot() == before and selectors.data_version() == version
+    assert run(template_csv(rows[:38]), alice).counts == {"new": 38}  # and the good rows import afterwards
 
 
 @pytest.mark.parametrize("values, column, words", [

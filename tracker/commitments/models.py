@@ -45,8 +45,13 @@ class SourcedHistory(models.Model):
         abstract = True
 
 
+# History rows name their user without a foreign-key constraint: a bulk import writes one per record, and the
+# database would check each against auth_user (the importer names only the importing user, who exists).
+HISTORY_OPTIONS = {"bases": [SourcedHistory], "user_db_constraint": False}
+
+
 def history(**options):
-    return HistoricalRecords(bases=[SourcedHistory], inherit=False, **options)
+    return HistoricalRecords(inherit=False, **HISTORY_OPTIONS, **options)
 
 
 # History rows are looked up by the record's id and date only. Indexes simple_history would copy from the
@@ -392,7 +397,7 @@ class Pledge(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    history = HistoricalRecords(bases=[SourcedHistory], m2m_fields=[objectives, sources],
+    history = HistoricalRecords(**HISTORY_OPTIONS, m2m_fields=[objectives, sources],
                                 no_db_index=PLEDGE_HISTORY_UNINDEXED)
 
     class Meta:

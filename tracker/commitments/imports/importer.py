@@ -9,6 +9,7 @@ changes nothing the second time.
 """
 import hashlib
 from collections import Counter, defaultdict
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import SimpleNamespace
@@ -174,9 +175,7 @@ def import_file(data, filename, *, fmt="template", user, coalition=None, publish
         return report
     run = Import(rows, report, user=user, fmt=fmt, coalition=coalition, publish=publish,
                  digest=hashlib.sha256(data).hexdigest(), progress=progress or Progress())
-    run.check()
-    if report.ok and not dry_run:
-        run.write()
+    run.check(write=not dry_run)
     return report
 
 
@@ -201,21 +200,51 @@ class Import:
 
     # Checking
 
-    def check(self):
+    def check(self, write=False):
+        """Check every row; with `write`, also write them all, or (if any row is bad) none."""
         self._check_keys()
         self._resolve_coalitions()
         self._resolve_nations()
         self._resolve_sources()
         self._resolve_objectives()
         self._load_pledges()
-        bar = self.progress.start("checking rows", len(self.rows))
-        for row in self.rows:
-            outcome = self._check_row(row)
-            self.report.outcomes.append(outcome)
-            bar.update()
-        bar.close()
         self.report.created.update({
             label: len(records) for label, records in self.new_records.items()})
+        self.failed = any(row.errors for row in self.rows)
+        bar = self.progress.start("checking rows", len(self.rows))
+        if write and not self.failed:
+            self._check_and_write(bar)
+        else:
+            self._check_rows(self.rows, bar)
+        bar.close()
+
+    def _check_rows(self, rows, bar):
+        """Check `rows` into the report; return the plans of those that are new or changed."""
+        start = len(self.plans)
+        for row in rows:
+            outcome = self._check_row(row)
+            self.report.outcomes.append(outcome)
+            self.failed = self.failed or bool(outcome.errors)
+            bar.update()
+        return self.plans[start:]
+
+    def _check_and_write(self, bar):
+        """Check the rows a batch at a time and hand each good batch to the writer, which writes it while the
+        next batch is checked. After a bad row nothing more is written (the rest are still checked, so the
+        report lists every bad row) and the transaction rolls back what was. A file with nothing new or
+        changed writes nothing at all."""
+        with transaction.atomic():
+            with ExitStack() as stack:
+                queue = None
+                for rows in _chunks(self.rows, BATCH):
+                    plans = self._check_rows(rows, bar)
+                    if plans and not self.failed:
+                        queue = queue or stack.enter_context(self._start_writing(stack))
+                        queue.put(plans)
+            if self.failed:
+                transaction.set_rollback(True)
+            else:
+                self.report.applied = True
 
     def _check_keys(self):
         first = {}
@@ -491,44 +520,44 @@ class Import:
 
     # Writing
 
-    def write(self):
-        if not self.plans:
-            self.report.applied = True
-            return
+    def _start_writing(self, stack):
+        """Write the file's new coalitions, nations, sources and objectives, and return the Queue that
+        writes the pledges; `stack` closes its progress bar after the Queue has finished."""
         reason = f"Imported from {self.report.filename}"[:100]
         now = timezone.now()
-        with transaction.atomic():
-            # The first write of the transaction: on SQLite it takes the write lock before writer.take_ids counts.
-            services.bump_data_version()
-            cited = self._file_source(reason)
-            history = {"default_user": self.user if self.user.is_authenticated else None,
-                       "default_change_reason": reason, "default_date": now,
-                       "custom_historical_attrs": {"history_source_id": cited.pk}}
-            for label, model in (("coalitions", Coalition), ("nations", None), ("sources", Source),
-                                 ("objectives", Objective)):
-                records = self.new_records.get(label, [])
-                if records:
-                    model = model or type(records[0])
-                    model.objects.bulk_create(records, batch_size=BATCH)
-                    model.history.bulk_history_create(records, batch_size=BATCH, **history)
-            stamp = {"history_date": now, "history_change_reason": reason, "history_source_id": cited.pk,
-                     "history_user_id": self.user.pk if self.user.is_authenticated else None}
-            bar = self.progress.start("writing pledges", len(self.plans))
-            for batch in _chunks(self.plans, 20000):
-                self._write_batch(batch, now, stamp)
-                bar.update(len(batch))
-            bar.close()
-        self.report.applied = True
+        # The first write of the transaction: on SQLite it takes the write lock before Writer.take_ids counts.
+        services.bump_data_version()
+        cited = self._file_source(reason)
+        history = {"default_user": self.user if self.user.is_authenticated else None,
+                   "default_change_reason": reason, "default_date": now,
+                   "custom_historical_attrs": {"history_source_id": cited.pk}}
+        for label, model in (("coalitions", Coalition), ("nations", None), ("sources", Source),
+                             ("objectives", Objective)):
+            records = self.new_records.get(label, [])
+            if records:
+                model = model or type(records[0])
+                model.objects.bulk_create(records, batch_size=BATCH)
+                model.history.bulk_history_create(records, batch_size=BATCH, **history)
+        stamp = {"history_date": now, "history_change_reason": reason, "history_source_id": cited.pk,
+                 "history_user_id": self.user.pk if self.user.is_authenticated else None}
+        bar = self.progress.start("writing pledges", None)
+        stack.callback(bar.close)
 
-    def _write_batch(self, plans, now, stamp):
+        def write(out, plans):
+            self._write_batch(out, plans, now, stamp)
+            bar.update(len(plans))
+
+        return writer.Queue(write)
+
+    def _write_batch(self, out, plans, now, stamp):
         """Pledges, their links and status events, and a history row for each, as plain rows."""
         new = [plan for plan in plans if plan[0].action == "new"]
-        for plan, pk in zip(new, writer.take_ids(Pledge, len(new)), strict=True):
+        for plan, pk in zip(new, out.take_ids(Pledge, len(new)), strict=True):
             plan[1].id = plan[1].pk = plan[0].pledge_id = pk
             plan[1].created_at = now
         pledges = {"new": writer.Table(Pledge), "changed": writer.Table(Pledge)}
         history = writer.Table(Pledge.history.model)
-        history_ids = writer.take_ids(Pledge.history.model, len(plans))
+        history_ids = out.take_ids(Pledge.history.model, len(plans))
         for (outcome, pledge, *_), history_id in zip(plans, history_ids, strict=True):
             pledge.updated_at = now
             if pledge.coalition is not None:
@@ -539,19 +568,19 @@ class Import:
             pledges[outcome.action].add(values)
             history.add({**values, **stamp, "history_id": history_id,
                          "history_type": "+" if outcome.action == "new" else "~"})
-        writer.insert(pledges["new"])
-        writer.update(pledges["changed"])
-        self._write_links(plans, history_ids)
-        writer.insert(history)
-        self._write_events([plan[1:] for plan in plans if plan[4] is not None], now, stamp)
+        out.insert(pledges["new"])
+        out.update(pledges["changed"])
+        self._write_links(out, plans, history_ids)
+        out.insert(history)
+        self._write_events(out, [plan[1:] for plan in plans if plan[4] is not None], now, stamp)
 
-    def _write_links(self, plans, history_ids):
+    def _write_links(self, out, plans, history_ids):
         """Many-to-many links where they changed, and every pledge history row's snapshot of its links."""
         for index, (name, other) in enumerate((("objectives", "objective_id"), ("sources", "source_id"))):
             through = getattr(Pledge, name).through
             snapshot = getattr(Pledge.history.model, name).model
-            links, snapshots = writer.Table(through), writer.Table(snapshot)
-            writer.delete_links(through, [plan[1].pk for plan in plans
+            links, snapshots = writer.Table(through), writer.Table(snapshot, numbered=False)
+            out.delete_links(through, [plan[1].pk for plan in plans
                                           if plan[0].action == "changed" and name in plan[0].changes])
             linked = []  # per plan: its links as they will be, and whether they are new
             for plan in plans:
@@ -560,30 +589,28 @@ class Import:
                 else:
                     linked.append((False, [(link_id, other_id) for other_id, link_id
                                            in self.links[name].get(plan[1].pk, {}).items()]))
-            link_ids = iter(writer.take_ids(through, sum(len(pairs) for fresh, pairs in linked if fresh)))
-            snapshot_ids = iter(writer.take_ids(snapshot, sum(len(pairs) for _, pairs in linked)))
+            link_ids = iter(out.take_ids(through, sum(len(pairs) for fresh, pairs in linked if fresh)))
             for plan, history_id, (fresh, pairs) in zip(plans, history_ids, linked, strict=True):
                 for link_id, other_id in pairs:
                     link = {"id": link_id or next(link_ids), "pledge_id": plan[1].pk, other: other_id}
                     if fresh:
                         links.add(link)
-                    snapshots.add({**link, "history_id": history_id, "m2m_history_id": next(snapshot_ids)})
-            writer.insert(links)
-            writer.insert(snapshots)
+                    snapshots.add({**link, "history_id": history_id})
+            out.insert(links)
+            out.insert(snapshots)
 
-    def _write_events(self, plans, now, stamp):
-        events, history = writer.Table(StatusEvent), writer.Table(StatusEvent.history.model)
-        ids = writer.take_ids(StatusEvent, len(plans))
-        history_ids = writer.take_ids(StatusEvent.history.model, len(plans))
-        for (pledge, _objectives, _sources, event), pk, history_id in zip(plans, ids, history_ids, strict=True):
+    def _write_events(self, out, plans, now, stamp):
+        events, history = writer.Table(StatusEvent), writer.Table(StatusEvent.history.model, numbered=False)
+        ids = out.take_ids(StatusEvent, len(plans))
+        for (pledge, _objectives, _sources, event), pk in zip(plans, ids, strict=True):
             values = {"id": pk, "pledge_id": pledge.pk, "source_id": event.source.pk, "status": event.status,
                       "occurred_on": event.occurred_on, "note": event.note,
                       "delivered_quantity": event.delivered_quantity, "delivered_eur": event.delivered_eur,
                       "recorded_by_id": event.recorded_by_id, "created_at": now, "updated_at": now}
             events.add(values)
-            history.add({**values, **stamp, "history_id": history_id, "history_type": "+"})
-        writer.insert(events)
-        writer.insert(history)
+            history.add({**values, **stamp, "history_type": "+"})
+        out.insert(events)
+        out.insert(history)
 
     def _file_source(self, reason):
         """The imported file, cited as the source of every change it makes."""

@@ -5,7 +5,13 @@ row (and Django's per-value preparation in bulk_create) would only repeat work: 
 more than everything else together. Instead each table gets tuples in its column order. On PostgreSQL they
 go in with COPY; on other databases with executemany. Ids are taken up front, so links, status events and
 history rows can name the pledge they belong to. The caller's transaction makes the whole import one write.
+
+Batches go through a Queue. On PostgreSQL a thread writes them on the import's own connection, inside its
+transaction, while the importer checks the next batch: the database server works on one core while Python
+checks on the other. Elsewhere (SQLite) each batch is written as it is handed over.
 """
+import queue
+import threading
 from operator import itemgetter
 
 from django.db import connection
@@ -16,11 +22,12 @@ def columns(model):
 
 
 class Table:
-    """One table's rows, in `columns` order, waiting to be written."""
+    """One table's rows, in `columns` order, waiting to be written. With `numbered=False` the database
+    numbers them (for rows nothing else refers to, which saves taking their ids first)."""
 
-    def __init__(self, model):
+    def __init__(self, model, numbered=True):
         self.model = model
-        self.columns = columns(model)
+        self.columns = [c for c in columns(model) if numbered or c != model._meta.pk.attname]
         self.rows = []
         self._row = itemgetter(*self.columns)
 
@@ -29,13 +36,19 @@ class Table:
         self.rows.append(self._row(values))
 
 
-def take_ids(model, count):
-    """`count` fresh primary keys for `model`, as the database would have given them on insert."""
-    if not count:
-        return []
-    table, pk = model._meta.db_table, model._meta.pk.column
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+class Writer:
+    """Writes Tables through one DB-API cursor of the import's connection."""
+
+    def __init__(self, cursor, vendor):
+        self.cursor, self.vendor = cursor, vendor
+
+    def take_ids(self, model, count):
+        """`count` fresh primary keys for `model`, as the database would have given them on insert."""
+        if not count:
+            return []
+        table, pk = model._meta.db_table, model._meta.pk.column
+        cursor = self.cursor
+        if self.vendor == "postgresql":
             cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
                            [table, pk, count])
             return [row[0] for row in cursor.fetchall()]
@@ -48,56 +61,106 @@ def take_ids(model, count):
         start = max(highest, row[0] if row else 0) + 1
         return list(range(start, start + count))
 
-
-def insert(table):
-    """Write a Table's rows: COPY on PostgreSQL, executemany elsewhere."""
-    if not table.rows:
-        return
-    name = table.model._meta.db_table
-    names = ", ".join(f'"{column}"' for column in table.columns)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f'COPY "{name}" ({names}) FROM STDIN') as copy:
+    def insert(self, table):
+        """Write a Table's rows: COPY on PostgreSQL, executemany elsewhere."""
+        if not table.rows:
+            return
+        name = table.model._meta.db_table
+        names = ", ".join(f'"{column}"' for column in table.columns)
+        if self.vendor == "postgresql":
+            with self.cursor.copy(f'COPY "{name}" ({names}) FROM STDIN') as copy:
                 for row in table.rows:
                     copy.write_row(row)
             return
         prepare = _preparers(table.model, table.columns)
         rows = [tuple(p(v) if p else v for p, v in zip(prepare, row, strict=True)) for row in table.rows]
         marks = ", ".join(["%s"] * len(table.columns))
-        cursor.executemany(f'INSERT INTO "{name}" ({names}) VALUES ({marks})', rows)  # noqa: S608
+        self.cursor.executemany(f'INSERT INTO "{name}" ({names}) VALUES ({marks})', rows)  # noqa: S608
 
+    def update(self, table):
+        """Write a Table's rows over the existing ones with the same id."""
+        if not table.rows:
+            return
+        name = table.model._meta.db_table
+        others = [c for c in table.columns if c != "id"]
+        assignments = ", ".join(f'"{column}" = %s' for column in others)
+        prepare = _preparers(table.model, others) if self.vendor != "postgresql" else [None] * len(others)
+        index = table.columns.index("id")
+        rows = []
+        for row in table.rows:
+            values = [v for i, v in enumerate(row) if i != index]
+            rows.append([p(v) if p else v for p, v in zip(prepare, values, strict=True)] + [row[index]])
+        self.cursor.executemany(f'UPDATE "{name}" SET {assignments} WHERE "id" = %s', rows)  # noqa: S608
 
-def update(table):
-    """Write a Table's rows over the existing ones with the same id."""
-    if not table.rows:
-        return
-    name = table.model._meta.db_table
-    others = [c for c in table.columns if c != "id"]
-    assignments = ", ".join(f'"{column}" = %s' for column in others)
-    prepare = _preparers(table.model, others)
-    index = table.columns.index("id")
-    rows = []
-    for row in table.rows:
-        values = [v for i, v in enumerate(row) if i != index]
-        rows.append([p(v) if p else v for p, v in zip(prepare, values, strict=True)] + [row[index]])
-    with connection.cursor() as cursor:
-        cursor.executemany(f'UPDATE "{name}" SET {assignments} WHERE "id" = %s', rows)  # noqa: S608
-
-
-def delete_links(through, pledge_ids):
-    with connection.cursor() as cursor:
+    def delete_links(self, through, pledge_ids):
         for start in range(0, len(pledge_ids), 1000):
             chunk = pledge_ids[start:start + 1000]
             marks = ", ".join(["%s"] * len(chunk))
-            cursor.execute(f'DELETE FROM "{through._meta.db_table}" WHERE "pledge_id" IN ({marks})',  # noqa: S608
-                           chunk)
+            self.cursor.execute(f'DELETE FROM "{through._meta.db_table}" WHERE "pledge_id" IN ({marks})',  # noqa: S608
+                                chunk)
+
+
+class Queue:
+    """Takes checked batches and writes each with `write(writer, batch)`, in order.
+
+    On PostgreSQL the writes run on a thread, through a cursor of the same connection (so inside the
+    caller's transaction); put() returns at once unless two batches already wait. Foreign keys are checked
+    as each statement ends rather than at commit, so that work overlaps too. Use it as a context manager:
+    leaving it waits for every write, and raises the first error a write met; after an error, or when the
+    caller's block raised, the batches still waiting are dropped (the caller's transaction rolls back).
+    """
+
+    def __init__(self, write):
+        self._write, self._error, self._thread = write, None, None
+        self.vendor = connection.vendor
+        if self.vendor != "postgresql":
+            self.writer = Writer(connection.cursor(), self.vendor)
+            return
+        connection.ensure_connection()
+        self.writer = Writer(connection.connection.cursor(), self.vendor)
+        self.writer.cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        self._jobs = queue.Queue(maxsize=2)
+        self._thread = threading.Thread(target=self._work, name="import-writer", daemon=True)
+        self._thread.start()
+
+    def put(self, batch):
+        if self._thread is None:
+            self._write(self.writer, batch)
+            return
+        if self._error is not None:
+            raise self._error
+        self._jobs.put(batch)
+
+    def _work(self):
+        while (batch := self._jobs.get()) is not None:
+            if self._error is None:
+                try:
+                    self._write(self.writer, batch)
+                except BaseException as exc:  # handed to the importer's thread by __exit__ or put
+                    self._error = exc
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, traceback):
+        if self._thread is None:
+            self.writer.cursor.close()
+            return
+        if kind is not None and self._error is None:
+            self._error = exc  # drop what waits: the caller is failing anyway
+        self._jobs.put(None)
+        self._thread.join()
+        self.writer.cursor.close()
+        if kind is None and self._error is not None:
+            raise self._error
+        if kind is None:
+            with connection.cursor() as cursor:  # back to Django's default for the rest of the transaction
+                cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 def _preparers(model, names):
-    """Per column, what turns a Python value into what this database stores (None: nothing to do).
-    SQLite stores datetimes as naive UTC text; the ORM does the same, so reads and ordering agree."""
-    if connection.vendor == "postgresql":  # psycopg adapts every Python value itself
-        return [None] * len(names)
+    """Per column, what turns a Python value into what SQLite stores (None: nothing to do). SQLite stores
+    datetimes as naive UTC text; the ORM does the same, so reads and ordering agree."""
     by_attname = {field.attname: field for field in model._meta.concrete_fields}
     ops = connection.ops
     prepare = []

@@ -1,0 +1,70 @@
+"""PostgreSQL checks "no status event dated before its pledge's announcement" once per statement, not per row.
+
+The rule (migration 0002) ran a PL/pgSQL function for every inserted or updated status event; a bulk import
+inserts thousands in one COPY, and a call per row was a third of that COPY's time. Statement-level triggers
+see the statement's new rows as a transition table and check them all with one join. Transition tables
+allow one event per trigger, hence one trigger for INSERT and one for UPDATE. SQLite keeps its row triggers.
+"""
+from django.db import migrations
+
+MESSAGE = "status event dated before the pledge''s announcement"
+
+PER_STATEMENT = [
+    f"""
+    CREATE FUNCTION commitments_events_not_before_announcement() RETURNS trigger AS $$
+    BEGIN
+        IF EXISTS (SELECT 1 FROM new_events e JOIN commitments_pledge p ON p.id = e.pledge_id
+                   WHERE p.announced_on IS NOT NULL AND e.occurred_on < p.announced_on) THEN
+            RAISE EXCEPTION '{MESSAGE}' USING ERRCODE = 'check_violation';
+        END IF;
+        RETURN NULL;
+    END $$ LANGUAGE plpgsql;
+    """,
+    """
+    CREATE TRIGGER commitments_events_inserted_not_before_announcement
+    AFTER INSERT ON commitments_statusevent REFERENCING NEW TABLE AS new_events
+    FOR EACH STATEMENT EXECUTE FUNCTION commitments_events_not_before_announcement();
+    """,
+    """
+    CREATE TRIGGER commitments_events_updated_not_before_announcement
+    AFTER UPDATE ON commitments_statusevent REFERENCING NEW TABLE AS new_events
+    FOR EACH STATEMENT EXECUTE FUNCTION commitments_events_not_before_announcement();
+    """,
+    "DROP TRIGGER commitments_event_not_before_announcement ON commitments_statusevent",
+    "DROP FUNCTION commitments_event_not_before_announcement()",
+]
+PER_ROW = [
+    f"""
+    CREATE FUNCTION commitments_event_not_before_announcement() RETURNS trigger AS $$
+    BEGIN
+        IF EXISTS (SELECT 1 FROM commitments_pledge p WHERE p.id = NEW.pledge_id
+                   AND p.announced_on IS NOT NULL AND NEW.occurred_on < p.announced_on) THEN
+            RAISE EXCEPTION '{MESSAGE}' USING ERRCODE = 'check_violation';
+        END IF;
+        RETURN NEW;
+    END $$ LANGUAGE plpgsql;
+    """,
+    """
+    CREATE TRIGGER commitments_event_not_before_announcement
+    BEFORE INSERT OR UPDATE ON commitments_statusevent
+    FOR EACH ROW EXECUTE FUNCTION commitments_event_not_before_announcement();
+    """,
+    "DROP TRIGGER commitments_events_inserted_not_before_announcement ON commitments_statusevent",
+    "DROP TRIGGER commitments_events_updated_not_before_announcement ON commitments_statusevent",
+    "DROP FUNCTION commitments_events_not_before_announcement()",
+]
+
+
+def _run(statements):
+    def run(apps, schema_editor):
+        if schema_editor.connection.vendor == "postgresql":
+            for statement in statements:
+                schema_editor.execute(statement)
+
+    return run
+
+
+class Migration(migrations.Migration):
+    dependencies = [("commitments", "0006_history_user_without_constraint")]
+
+    operations = [migrations.RunPython(_run(PER_STATEMENT), _run(PER_ROW))]
