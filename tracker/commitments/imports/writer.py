@@ -41,6 +41,7 @@ class Writer:
 
     def __init__(self, cursor, vendor):
         self.cursor, self.vendor = cursor, vendor
+        self.sequences = {}
 
     def take_ids(self, model, count):
         """`count` fresh primary keys for `model`, as the database would have given them on insert."""
@@ -49,8 +50,10 @@ class Writer:
         table, pk = model._meta.db_table, model._meta.pk.column
         cursor = self.cursor
         if self.vendor == "postgresql":
-            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                           [table, pk, count])
+            if table not in self.sequences:  # looked up once: per row, the lookup cost more than nextval
+                cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [table, pk])
+                self.sequences[table] = cursor.fetchone()[0]
+            cursor.execute("SELECT nextval(%s::regclass) FROM generate_series(1, %s)", [self.sequences[table], count])
             return [row[0] for row in cursor.fetchall()]
         # SQLite: the transaction already holds the write lock (the importer's first statement is a write),
         # so no one else can take these ids; AUTOINCREMENT's counter keeps ids of deleted rows unused.
