@@ -9,7 +9,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.test.utils import CaptureQueriesContext
 from openpyxl import Workbook, load_workbook
 
@@ -229,6 +229,23 @@ def test_a_bad_row_found_after_earlier_rows_were_written_leaves_everything_as_it
     assert not report.applied and report.counts == {"new": 44, "error": 1}
     assert snapshot() == before and selectors.data_version() == version
     assert run(template_csv(rows[:38]), alice).counts == {"new": 38}  # and the good rows import afterwards
+
+
+def test_a_write_the_database_refuses_leaves_nothing_of_the_import(alice, coalition, monkeypatch):
+    # Another editor saves a pledge with one of the file's external ids after the import looked them up: the
+    # database's unique constraint refuses that batch, and every batch written before it goes too.
+    load = importer.Import._load_pledges
+
+    def load_then_someone_else_saves(self):
+        load(self)
+        PledgeFactory(external_id="row-7", coalition=coalition)
+
+    monkeypatch.setattr(importer.Import, "_load_pledges", load_then_someone_else_saves)
+    monkeypatch.setattr(importer, "BATCH", 5)
+    with pytest.raises(IntegrityError):
+        run(template_csv([pledge_row(external_id=f"row-{n}") for n in range(12)]), alice)
+    assert list(Pledge.objects.values_list("external_id", flat=True)) == ["row-7"]
+    assert not Source.objects.filter(title__startswith="Spreadsheet import").exists()
 
 
 @pytest.mark.parametrize("values, column, words", [

@@ -121,6 +121,7 @@ class Queue:
             return
         connection.ensure_connection()
         self.writer = Writer(connection.connection.cursor(), self.vendor)
+        self._as_django_errors = connection.wrap_database_errors  # psycopg's errors as django.db's, as usual
         self.writer.cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         self._jobs = queue.Queue(maxsize=2)
         self._thread = threading.Thread(target=self._work, name="import-writer", daemon=True)
@@ -138,7 +139,8 @@ class Queue:
         while (batch := self._jobs.get()) is not None:
             if self._error is None:
                 try:
-                    self._write(self.writer, batch)
+                    with self._as_django_errors:
+                        self._write(self.writer, batch)
                 except BaseException as exc:  # handed to the importer's thread by __exit__ or put
                     self._error = exc
 
