@@ -1,11 +1,12 @@
-"""Import pledges from a file: check every row, then write all of them in one transaction, or none.
+"""Import pledges from a file: check every row and write all of them in one transaction, or none.
 
 Checking resolves nations, coalitions, objectives, sources and existing pledges in bulk (a fixed number
 of queries per few thousand rows, never one per row) and validates each row with the models' own rules,
 run on plain values (see Draft). Writing puts plain rows into the tables (see writer), with a history
 entry for every record created or changed, attributed to the importing user and citing the imported
 file as its source. A row identical to its pledge is left untouched, so importing the same file twice
-changes nothing the second time.
+changes nothing the second time. Writing a batch overlaps checking the next (see _check_and_write); a
+bad row anywhere rolls back whatever was written.
 """
 import hashlib
 from collections import Counter, defaultdict
