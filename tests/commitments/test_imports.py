@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import IntegrityError, connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from openpyxl import Workbook, load_workbook
 
 from tests.factories import CoalitionFactory, NationFactory, PledgeFactory, SourceFactory
@@ -331,6 +332,9 @@ def test_a_new_imported_pledge_has_history_of_itself_its_sources_and_its_status_
     event = pledge.status_events.get()
     assert (event.status, event.occurred_on, event.recorded_by) == ("announced", datetime.date(2025, 6, 2), alice)
     assert event.history.get().history_source == created.history_source
+    assert (event.history.get().history_user, event.history.get().history_type) == (alice, "+")
+    assert event.history.get().history_date == created.history_date
+    assert abs(timezone.now() - created.history_date) < datetime.timedelta(minutes=5)
     assert pledge.status == "announced"
 
 

@@ -551,67 +551,58 @@ class Import:
         return writer.Queue(write)
 
     def _write_batch(self, out, plans, now, stamp):
-        """Pledges, their links and status events, and a history row for each, as plain rows."""
+        """Pledges, their links and status events as plain rows, and a history row for each, which the
+        database copies from the rows just written."""
         new = [plan for plan in plans if plan[0].action == "new"]
         for plan, pk in zip(new, out.take_ids(Pledge, len(new)), strict=True):
             plan[1].id = plan[1].pk = plan[0].pledge_id = pk
             plan[1].created_at = now
         pledges = {"new": writer.Table(Pledge), "changed": writer.Table(Pledge)}
-        history = writer.Table(Pledge.history.model)
-        history_ids = out.take_ids(Pledge.history.model, len(plans))
-        for (outcome, pledge, *_), history_id in zip(plans, history_ids, strict=True):
+        for outcome, pledge, *_ in plans:
             pledge.updated_at = now
             if pledge.coalition is not None:
                 pledge.coalition_id = pledge.coalition.pk
             if pledge.nation is not None:
                 pledge.nation_id = pledge.nation.pk
-            values = vars(pledge)
-            pledges[outcome.action].add(values)
-            history.add({**values, **stamp, "history_id": history_id,
-                         "history_type": "+" if outcome.action == "new" else "~"})
+            pledges[outcome.action].add(vars(pledge))
         out.insert(pledges["new"])
         out.update(pledges["changed"])
-        self._write_links(out, plans, history_ids)
-        out.insert(history)
+        self._write_links(out, plans)
+        # Each pledge's history row, and that row's snapshot of the pledge's links as they now are.
+        pairs = list(zip([plan[1].pk for plan in plans], out.take_ids(Pledge.history.model, len(plans)), strict=True))
+        for action, history_type in (("new", "+"), ("changed", "~")):
+            out.insert_history(Pledge.history.model, Pledge, "id",
+                               [pair for pair, plan in zip(pairs, plans, strict=True) if plan[0].action == action],
+                               {**stamp, "history_type": history_type}, linked_by="history_id")
+        for name in ("objectives", "sources"):
+            out.insert_history(getattr(Pledge.history.model, name).model, getattr(Pledge, name).through,
+                               "pledge_id", pairs, {}, linked_by="history_id")
         self._write_events(out, [plan[1:] for plan in plans if plan[4] is not None], now, stamp)
 
-    def _write_links(self, out, plans, history_ids):
-        """Many-to-many links where they changed, and every pledge history row's snapshot of its links."""
+    def _write_links(self, out, plans):
+        """Many-to-many links of new pledges, and of changed ones where the file changed them."""
         for index, (name, other) in enumerate((("objectives", "objective_id"), ("sources", "source_id"))):
             through = getattr(Pledge, name).through
-            snapshot = getattr(Pledge.history.model, name).model
-            links, snapshots = writer.Table(through), writer.Table(snapshot, numbered=False)
+            links = writer.Table(through, numbered=False)
             out.delete_links(through, [plan[1].pk for plan in plans
-                                          if plan[0].action == "changed" and name in plan[0].changes])
-            linked = []  # per plan: its links as they will be, and whether they are new
+                                       if plan[0].action == "changed" and name in plan[0].changes])
             for plan in plans:
                 if plan[0].action == "new" or name in plan[0].changes:
-                    linked.append((True, [(None, record.pk) for record in plan[2 + index]]))
-                else:
-                    linked.append((False, [(link_id, other_id) for other_id, link_id
-                                           in self.links[name].get(plan[1].pk, {}).items()]))
-            link_ids = iter(out.take_ids(through, sum(len(pairs) for fresh, pairs in linked if fresh)))
-            for plan, history_id, (fresh, pairs) in zip(plans, history_ids, linked, strict=True):
-                for link_id, other_id in pairs:
-                    link = {"id": link_id or next(link_ids), "pledge_id": plan[1].pk, other: other_id}
-                    if fresh:
-                        links.add(link)
-                    snapshots.add({**link, "history_id": history_id})
+                    for record in plan[2 + index]:
+                        links.add({"pledge_id": plan[1].pk, other: record.pk})
             out.insert(links)
-            out.insert(snapshots)
 
     def _write_events(self, out, plans, now, stamp):
-        events, history = writer.Table(StatusEvent), writer.Table(StatusEvent.history.model, numbered=False)
+        events = writer.Table(StatusEvent)
         ids = out.take_ids(StatusEvent, len(plans))
         for (pledge, _objectives, _sources, event), pk in zip(plans, ids, strict=True):
-            values = {"id": pk, "pledge_id": pledge.pk, "source_id": event.source.pk, "status": event.status,
-                      "occurred_on": event.occurred_on, "note": event.note,
-                      "delivered_quantity": event.delivered_quantity, "delivered_eur": event.delivered_eur,
-                      "recorded_by_id": event.recorded_by_id, "created_at": now, "updated_at": now}
-            events.add(values)
-            history.add({**values, **stamp, "history_type": "+"})
+            events.add({"id": pk, "pledge_id": pledge.pk, "source_id": event.source.pk, "status": event.status,
+                        "occurred_on": event.occurred_on, "note": event.note,
+                        "delivered_quantity": event.delivered_quantity, "delivered_eur": event.delivered_eur,
+                        "recorded_by_id": event.recorded_by_id, "created_at": now, "updated_at": now})
         out.insert(events)
-        out.insert(history)
+        out.insert_history(StatusEvent.history.model, StatusEvent, "id", [(pk, None) for pk in ids],
+                           {**stamp, "history_type": "+"})
 
     def _file_source(self, reason):
         """The imported file, cited as the source of every change it makes."""

@@ -10,6 +10,7 @@ Batches go through a Queue. On PostgreSQL a thread writes them on the import's o
 transaction, while the importer checks the next batch: the database server works on one core while Python
 checks on the other. Elsewhere (SQLite) each batch is written as it is handed over.
 """
+import json
 import queue
 import threading
 from operator import itemgetter
@@ -94,6 +95,31 @@ class Writer:
             values = [v for i, v in enumerate(row) if i != index]
             rows.append([p(v) if p else v for p, v in zip(prepare, values, strict=True)] + [row[index]])
         self.cursor.executemany(f'UPDATE "{name}" SET {assignments} WHERE "id" = %s', rows)  # noqa: S608
+
+    def insert_history(self, history, source, key, pairs, stamp, linked_by=None):
+        """History rows the database copies from rows of `source` already written: one per (value of `key`,
+        value of `linked_by`) pair; `stamp` fills the history's own columns (who, when, why). The history's
+        primary key, unless it is `linked_by`, is numbered by the database. Python never formats these rows,
+        so a bulk import leaves the database this work while it checks the next batch."""
+        if not pairs:
+            return
+        copied = [n for n in columns(history) if n not in stamp and n not in (linked_by, history._meta.pk.attname)]
+        stamped = list(stamp)
+        values = [stamp[name] for name in stamped]
+        if self.vendor == "postgresql":
+            pairs_sql = "unnest(%s::bigint[], %s::bigint[]) AS m (k, h)"
+            values += [[k for k, _ in pairs], [h for _, h in pairs]]
+        else:  # SQLite: the pairs as one JSON array; stamps stored as the ORM stores them
+            values = [p(v) if p else v for p, v in zip(_preparers(history, stamped), values, strict=True)]
+            pairs_sql = ("(SELECT json_extract(value, '$[0]') AS k, json_extract(value, '$[1]') AS h "
+                         "FROM json_each(%s)) AS m")
+            values.append(json.dumps(pairs))
+        names = ", ".join(f'"{name}"' for name in [*copied, *stamped, *([linked_by] if linked_by else [])])
+        selected = ", ".join([*(f't."{name}"' for name in copied), *(["%s"] * len(stamped)),
+                              *(["m.h"] if linked_by else [])])
+        self.cursor.execute(
+            f'INSERT INTO "{history._meta.db_table}" ({names}) SELECT {selected} '  # noqa: S608 - names from meta
+            f'FROM {pairs_sql} JOIN "{source._meta.db_table}" t ON t."{key}" = m.k', values)
 
     def delete_links(self, through, pledge_ids):
         for start in range(0, len(pledge_ids), 1000):
