@@ -56,7 +56,8 @@ def history(**options):
 
 # History rows are looked up by the record's id and date only. Indexes simple_history would copy from the
 # record's own foreign keys and unique fields cost every write (and bulk imports most) and serve no query.
-PLEDGE_HISTORY_UNINDEXED = ["coalition", "nation", "published_by", "external_id"]
+# "pledge", "objective" and "source" are the columns of the snapshots of a pledge's links, read by history row.
+PLEDGE_HISTORY_UNINDEXED = ["coalition", "nation", "published_by", "external_id", "pledge", "objective", "source"]
 EVENT_HISTORY_UNINDEXED = ["source", "recorded_by"]
 
 
