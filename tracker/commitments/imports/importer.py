@@ -574,9 +574,10 @@ class Import:
             out.insert_history(Pledge.history.model, Pledge, "id",
                                [pair for pair, plan in zip(pairs, plans, strict=True) if plan[0].action == action],
                                {**stamp, "history_type": history_type}, linked_by="history_id")
-        for name in ("objectives", "sources"):
+        for index, name in enumerate(("objectives", "sources")):
+            linked = [pair for pair, plan in zip(pairs, plans, strict=True) if plan[2 + index]]
             out.insert_history(getattr(Pledge.history.model, name).model, getattr(Pledge, name).through,
-                               "pledge_id", pairs, {}, linked_by="history_id")
+                               "pledge_id", linked, {}, linked_by="history_id")
         self._write_events(out, [plan[1:] for plan in plans if plan[4] is not None], now, stamp)
 
     def _write_links(self, out, plans):
