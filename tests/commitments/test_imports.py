@@ -217,9 +217,7 @@ def test_a_bad_file_reports_every_bad_row_with_line_and_column_and_changes_nothi
     assert snapshot() == before
 
 
-def test_a_bad_row_found_after_earlier_rows_were_written_leaves_everything_as_it_was(alice, coalition, monkeypatch):
-    # Good batches are written while later ones are still being checked; a bad row further down must undo them.
-    monkeypatch.setattr(importer, "BATCH", 10)
+def test_one_bad_row_far_down_a_file_keeps_every_good_row_out_and_is_still_reported(alice, coalition):
     rows = [pledge_row(external_id=f"row-{n}", nation_code="", nation=["France", "Latvia"][n % 2],
                        sources=f"https://gov.example/{n}", status="announced", status_on="2025-06-02",
                        status_source=f"https://gov.example/{n}") for n in range(45)]
@@ -234,7 +232,7 @@ def test_a_bad_row_found_after_earlier_rows_were_written_leaves_everything_as_it
 
 def test_a_write_the_database_refuses_leaves_nothing_of_the_import(alice, coalition, monkeypatch):
     # Another editor saves a pledge with one of the file's external ids after the import looked them up: the
-    # database's unique constraint refuses that batch, and every batch written before it goes too.
+    # database's unique constraint refuses the write, and the import's other rows go with it.
     load = importer.Import._load_pledges
 
     def load_then_someone_else_saves(self):
@@ -242,7 +240,6 @@ def test_a_write_the_database_refuses_leaves_nothing_of_the_import(alice, coalit
         PledgeFactory(external_id="row-7", coalition=coalition)
 
     monkeypatch.setattr(importer.Import, "_load_pledges", load_then_someone_else_saves)
-    monkeypatch.setattr(importer, "BATCH", 5)
     with pytest.raises(IntegrityError):
         run(template_csv([pledge_row(external_id=f"row-{n}") for n in range(12)]), alice)
     assert list(Pledge.objects.values_list("external_id", flat=True)) == ["row-7"]

@@ -1,16 +1,14 @@
-"""Import pledges from a file: check every row and write all of them in one transaction, or none.
+"""Import pledges from a file: check every row, then write all of them in one transaction, or none.
 
 Checking resolves nations, coalitions, objectives, sources and existing pledges in bulk (a fixed number
 of queries per few thousand rows, never one per row) and validates each row with the models' own rules,
 run on plain values (see Draft). Writing puts plain rows into the tables (see writer), with a history
 entry for every record created or changed, attributed to the importing user and citing the imported
 file as its source. A row identical to its pledge is left untouched, so importing the same file twice
-changes nothing the second time. Writing a batch overlaps checking the next (see _check_and_write); a
-bad row anywhere rolls back whatever was written.
+changes nothing the second time.
 """
 import hashlib
 from collections import Counter, defaultdict
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import SimpleNamespace
@@ -18,7 +16,7 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import URLValidator
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from .. import selectors, services
@@ -176,7 +174,9 @@ def import_file(data, filename, *, fmt="template", user, coalition=None, publish
         return report
     run = Import(rows, report, user=user, fmt=fmt, coalition=coalition, publish=publish,
                  digest=hashlib.sha256(data).hexdigest(), progress=progress or Progress())
-    run.check(write=not dry_run)
+    run.check()
+    if report.ok and not dry_run:
+        run.write()
     return report
 
 
@@ -201,51 +201,21 @@ class Import:
 
     # Checking
 
-    def check(self, write=False):
-        """Check every row; with `write`, also write them all, or (if any row is bad) none."""
+    def check(self):
         self._check_keys()
         self._resolve_coalitions()
         self._resolve_nations()
         self._resolve_sources()
         self._resolve_objectives()
         self._load_pledges()
-        self.report.created.update({
-            label: len(records) for label, records in self.new_records.items()})
-        self.failed = any(row.errors for row in self.rows)
         bar = self.progress.start("checking rows", len(self.rows))
-        if write and not self.failed:
-            self._check_and_write(bar)
-        else:
-            self._check_rows(self.rows, bar)
-        bar.close()
-
-    def _check_rows(self, rows, bar):
-        """Check `rows` into the report; return the plans of those that are new or changed."""
-        start = len(self.plans)
-        for row in rows:
+        for row in self.rows:
             outcome = self._check_row(row)
             self.report.outcomes.append(outcome)
-            self.failed = self.failed or bool(outcome.errors)
             bar.update()
-        return self.plans[start:]
-
-    def _check_and_write(self, bar):
-        """Check the rows a batch at a time and hand each good batch to the writer, which writes it while the
-        next batch is checked. After a bad row nothing more is written (the rest are still checked, so the
-        report lists every bad row) and the transaction rolls back what was. A file with nothing new or
-        changed writes nothing at all."""
-        with transaction.atomic():
-            with ExitStack() as stack:
-                queue = None
-                for rows in _chunks(self.rows, BATCH):
-                    plans = self._check_rows(rows, bar)
-                    if plans and not self.failed:
-                        queue = queue or stack.enter_context(self._start_writing(stack))
-                        queue.put(plans)
-            if self.failed:
-                transaction.set_rollback(True)
-            else:
-                self.report.applied = True
+        bar.close()
+        self.report.created.update({
+            label: len(records) for label, records in self.new_records.items()})
 
     def _check_keys(self):
         first = {}
@@ -521,34 +491,35 @@ class Import:
 
     # Writing
 
-    def _start_writing(self, stack):
-        """Write the file's new coalitions, nations, sources and objectives, and return the Queue that
-        writes the pledges; `stack` closes its progress bar after the Queue has finished."""
+    def write(self):
+        if not self.plans:
+            self.report.applied = True
+            return
         reason = f"Imported from {self.report.filename}"[:100]
         now = timezone.now()
-        # The first write of the transaction: on SQLite it takes the write lock before Writer.take_ids counts.
-        services.bump_data_version()
-        cited = self._file_source(reason)
-        history = {"default_user": self.user if self.user.is_authenticated else None,
-                   "default_change_reason": reason, "default_date": now,
-                   "custom_historical_attrs": {"history_source_id": cited.pk}}
-        for label, model in (("coalitions", Coalition), ("nations", None), ("sources", Source),
-                             ("objectives", Objective)):
-            records = self.new_records.get(label, [])
-            if records:
-                model = model or type(records[0])
-                model.objects.bulk_create(records, batch_size=BATCH)
-                model.history.bulk_history_create(records, batch_size=BATCH, **history)
-        stamp = {"history_date": now, "history_change_reason": reason, "history_source_id": cited.pk,
-                 "history_user_id": self.user.pk if self.user.is_authenticated else None}
-        bar = self.progress.start("writing pledges", None)
-        stack.callback(bar.close)
-
-        def write(out, plans):
-            self._write_batch(out, plans, now, stamp)
-            bar.update(len(plans))
-
-        return writer.Queue(write)
+        with transaction.atomic(), connection.cursor() as cursor:
+            # The first write of the transaction: on SQLite it takes the write lock before Writer.take_ids counts.
+            services.bump_data_version()
+            cited = self._file_source(reason)
+            history = {"default_user": self.user if self.user.is_authenticated else None,
+                       "default_change_reason": reason, "default_date": now,
+                       "custom_historical_attrs": {"history_source_id": cited.pk}}
+            for label, model in (("coalitions", Coalition), ("nations", None), ("sources", Source),
+                                 ("objectives", Objective)):
+                records = self.new_records.get(label, [])
+                if records:
+                    model = model or type(records[0])
+                    model.objects.bulk_create(records, batch_size=BATCH)
+                    model.history.bulk_history_create(records, batch_size=BATCH, **history)
+            stamp = {"history_date": now, "history_change_reason": reason, "history_source_id": cited.pk,
+                     "history_user_id": self.user.pk if self.user.is_authenticated else None}
+            out = writer.Writer(cursor)
+            bar = self.progress.start("writing pledges", len(self.plans))
+            for batch in _chunks(self.plans, 20000):
+                self._write_batch(out, batch, now, stamp)
+                bar.update(len(batch))
+            bar.close()
+        self.report.applied = True
 
     def _write_batch(self, out, plans, now, stamp):
         """Pledges, their links and status events as plain rows, and a history row for each, which the

@@ -5,14 +5,10 @@ row (and Django's per-value preparation in bulk_create) would only repeat work: 
 more than everything else together. Instead each table gets tuples in its column order. On PostgreSQL they
 go in with COPY; on other databases with executemany. Ids are taken up front, so links, status events and
 history rows can name the pledge they belong to. The caller's transaction makes the whole import one write.
-
-Batches go through a Queue. On PostgreSQL a thread writes them on the import's own connection, inside its
-transaction, while the importer checks the next batch: the database server works on one core while Python
-checks on the other. Elsewhere (SQLite) each batch is written as it is handed over.
+History rows are not formatted in Python at all: the database copies them from the rows just written
+(Writer.insert_history).
 """
 import json
-import queue
-import threading
 from operator import itemgetter
 
 from django.db import connection
@@ -38,10 +34,10 @@ class Table:
 
 
 class Writer:
-    """Writes Tables through one DB-API cursor of the import's connection."""
+    """Writes Tables through a cursor of the import's connection (inside its transaction)."""
 
-    def __init__(self, cursor, vendor):
-        self.cursor, self.vendor = cursor, vendor
+    def __init__(self, cursor):
+        self.cursor, self.vendor = cursor, connection.vendor
         self.sequences = {}
 
     def take_ids(self, model, count):
@@ -72,7 +68,9 @@ class Writer:
         name = table.model._meta.db_table
         names = ", ".join(f'"{column}"' for column in table.columns)
         if self.vendor == "postgresql":
-            with self.cursor.copy(f'COPY "{name}" ({names}) FROM STDIN') as copy:
+            # COPY is psycopg's own; its errors still reach callers as Django's (IntegrityError and so on).
+            with connection.wrap_database_errors, self.cursor.cursor.copy(
+                    f'COPY "{name}" ({names}) FROM STDIN') as copy:
                 for row in table.rows:
                     copy.write_row(row)
             return
@@ -127,66 +125,6 @@ class Writer:
             marks = ", ".join(["%s"] * len(chunk))
             self.cursor.execute(f'DELETE FROM "{through._meta.db_table}" WHERE "pledge_id" IN ({marks})',  # noqa: S608
                                 chunk)
-
-
-class Queue:
-    """Takes checked batches and writes each with `write(writer, batch)`, in order.
-
-    On PostgreSQL the writes run on a thread, through a cursor of the same connection (so inside the
-    caller's transaction); put() returns at once unless two batches already wait. Foreign keys are checked
-    as each statement ends rather than at commit, so that work overlaps too. Use it as a context manager:
-    leaving it waits for every write, and raises the first error a write met; after an error, or when the
-    caller's block raised, the batches still waiting are dropped (the caller's transaction rolls back).
-    """
-
-    def __init__(self, write):
-        self._write, self._error, self._thread = write, None, None
-        self.vendor = connection.vendor
-        if self.vendor != "postgresql":
-            self.writer = Writer(connection.cursor(), self.vendor)
-            return
-        connection.ensure_connection()
-        self.writer = Writer(connection.connection.cursor(), self.vendor)
-        self._as_django_errors = connection.wrap_database_errors  # psycopg's errors as django.db's, as usual
-        self.writer.cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        self._jobs = queue.Queue(maxsize=2)
-        self._thread = threading.Thread(target=self._work, name="import-writer", daemon=True)
-        self._thread.start()
-
-    def put(self, batch):
-        if self._thread is None:
-            self._write(self.writer, batch)
-            return
-        if self._error is not None:
-            raise self._error
-        self._jobs.put(batch)
-
-    def _work(self):
-        while (batch := self._jobs.get()) is not None:
-            if self._error is None:
-                try:
-                    with self._as_django_errors:
-                        self._write(self.writer, batch)
-                except BaseException as exc:  # handed to the importer's thread by __exit__ or put
-                    self._error = exc
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, exc, traceback):
-        if self._thread is None:
-            self.writer.cursor.close()
-            return
-        if kind is not None and self._error is None:
-            self._error = exc  # drop what waits: the caller is failing anyway
-        self._jobs.put(None)
-        self._thread.join()
-        self.writer.cursor.close()
-        if kind is None and self._error is not None:
-            raise self._error
-        if kind is None:
-            with connection.cursor() as cursor:  # back to Django's default for the rest of the transaction
-                cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 def _preparers(model, names):
