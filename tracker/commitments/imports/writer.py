@@ -97,8 +97,8 @@ class Writer:
     def insert_history(self, history, source, key, pairs, stamp, linked_by=None):
         """History rows the database copies from rows of `source` already written: one per (value of `key`,
         value of `linked_by`) pair; `stamp` fills the history's own columns (who, when, why). The history's
-        primary key, unless it is `linked_by`, is numbered by the database. Python never formats these rows:
-        for a bulk import, building them cost more than the database's copying them."""
+        primary key, unless it is `linked_by`, is numbered by the database. Python never builds these rows,
+        and they match what was written by construction."""
         if not pairs:
             return
         copied = [n for n in columns(history) if n not in stamp and n not in (linked_by, history._meta.pk.attname)]
