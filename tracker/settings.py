@@ -101,7 +101,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Django's own queries bind parameters client-side and are never prepared. The API's pledge page asks
     # for server-side prepared statements (api/serializers.py); 0 turns them off, e.g. behind a pooler in
     # transaction mode that cannot keep them.
-    if os.environ.get("PG_PREPARED_STATEMENTS", "1") != "0":
+    if env_bool("PG_PREPARED_STATEMENTS", True):
         DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
