@@ -5,9 +5,12 @@ inserts thousands in one COPY, and a call per row was a third of that COPY's tim
 see the statement's new rows as a transition table and check them all with one join. Transition tables
 allow one event per trigger, hence one trigger for INSERT and one for UPDATE. SQLite keeps its row triggers.
 """
+from importlib import import_module
+
 from django.db import migrations
 
-MESSAGE = "status event dated before the pledge''s announcement"
+date_triggers = import_module("tracker.commitments.migrations.0002_status_event_date_triggers")
+MESSAGE = date_triggers.MESSAGE.replace("'", "''")
 
 PER_STATEMENT = [
     f"""
@@ -33,22 +36,9 @@ PER_STATEMENT = [
     "DROP TRIGGER commitments_event_not_before_announcement ON commitments_statusevent",
     "DROP FUNCTION commitments_event_not_before_announcement()",
 ]
+# Undoing this migration puts back migration 0002's row trigger on status events, as 0002 wrote it.
 PER_ROW = [
-    f"""
-    CREATE FUNCTION commitments_event_not_before_announcement() RETURNS trigger AS $$
-    BEGIN
-        IF EXISTS (SELECT 1 FROM commitments_pledge p WHERE p.id = NEW.pledge_id
-                   AND p.announced_on IS NOT NULL AND NEW.occurred_on < p.announced_on) THEN
-            RAISE EXCEPTION '{MESSAGE}' USING ERRCODE = 'check_violation';
-        END IF;
-        RETURN NEW;
-    END $$ LANGUAGE plpgsql;
-    """,
-    """
-    CREATE TRIGGER commitments_event_not_before_announcement
-    BEFORE INSERT OR UPDATE ON commitments_statusevent
-    FOR EACH ROW EXECUTE FUNCTION commitments_event_not_before_announcement();
-    """,
+    *[statement for statement in date_triggers.POSTGRESQL if "commitments_event_not_before_announcement" in statement],
     "DROP TRIGGER commitments_events_inserted_not_before_announcement ON commitments_statusevent",
     "DROP TRIGGER commitments_events_updated_not_before_announcement ON commitments_statusevent",
     "DROP FUNCTION commitments_events_not_before_announcement()",
