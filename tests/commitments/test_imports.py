@@ -1,6 +1,7 @@
 """Importing pledges: the Kiel main-sheet format and our template, all or nothing, idempotent, in bulk."""
 import csv
 import datetime
+import gc
 import io
 from decimal import Decimal
 from pathlib import Path
@@ -244,6 +245,34 @@ def test_a_write_the_database_refuses_leaves_nothing_of_the_import(alice, coalit
         run(template_csv([pledge_row(external_id=f"row-{n}") for n in range(12)]), alice)
     assert list(Pledge.objects.values_list("external_id", flat=True)) == ["row-7"]
     assert not Source.objects.filter(title__startswith="Spreadsheet import").exists()
+
+
+def test_the_garbage_collector_pauses_during_an_import_and_resumes_after_it_even_when_it_fails(
+        alice, coalition, monkeypatch):
+    # Paused, full collections do not walk the import's rows again and again; left paused, a long-running
+    # server would never free reference cycles again.
+    seen = []
+    load = importer.Import._load_pledges
+
+    def load_and_look(self):
+        load(self)
+        seen.append(gc.isenabled())
+        if self.rows[0].key == "taken":
+            PledgeFactory(external_id="taken", coalition=coalition)
+
+    monkeypatch.setattr(importer.Import, "_load_pledges", load_and_look)
+    assert run(template_csv([pledge_row(external_id="free")]), alice).applied
+    with pytest.raises(IntegrityError):
+        run(template_csv([pledge_row(external_id="taken")]), alice)
+    assert seen == [False, False]
+    assert gc.isenabled()
+
+    gc.disable()  # a caller that paused it itself gets it back paused
+    try:
+        run(template_csv([pledge_row(external_id="another")]), alice)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 @pytest.mark.parametrize("values, column, words", [

@@ -7,8 +7,10 @@ entry for every record created or changed, attributed to the importing user and 
 file as its source. A row identical to its pledge is left untouched, so importing the same file twice
 changes nothing the second time.
 """
+import gc
 import hashlib
 from collections import Counter, defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import SimpleNamespace
@@ -167,17 +169,36 @@ def import_file(data, filename, *, fmt="template", user, coalition=None, publish
     if publish and not services.can_publish(user):
         raise PermissionDenied("Only reviewers may publish on import.")
     report = Report(filename=filename, dataset=fmt)
-    try:
-        rows = FORMATS[fmt].read(data, filename)
-    except files.FileError as exc:
-        report.file_errors.append(str(exc))
-        return report
-    run = Import(rows, report, user=user, fmt=fmt, coalition=coalition, publish=publish,
-                 digest=hashlib.sha256(data).hexdigest(), progress=progress or Progress())
-    run.check()
-    if report.ok and not dry_run:
-        run.write()
+    with _cycle_collector_paused():
+        try:
+            rows = FORMATS[fmt].read(data, filename)
+        except files.FileError as exc:
+            report.file_errors.append(str(exc))
+            return report
+        run = Import(rows, report, user=user, fmt=fmt, coalition=coalition, publish=publish,
+                     digest=hashlib.sha256(data).hexdigest(), progress=progress or Progress())
+        run.check()
+        if report.ok and not dry_run:
+            run.write()
     return report
+
+
+@contextmanager
+def _cycle_collector_paused():
+    """Pause Python's cyclic garbage collector for the length of an import.
+
+    An import keeps a few objects per cell alive until it ends, and each full collection walks all of them
+    again: at 100,000 rows that was a quarter of the import's time. Nothing is lost by waiting: an import
+    makes almost no reference cycles, and reference counting frees everything else as usual. The collector
+    is switched back on only by the call that switched it off (imports may overlap on a threaded server).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _chunks(items, size=BATCH):
@@ -326,12 +347,12 @@ class Import:
         keys = [row.key for row in self.rows if row.key]
         self.existing = {}
         for chunk in _chunks(keys):
-            self.existing.update({p["external_id"]: p for p in
-                                  Pledge.objects.filter(external_id__in=chunk).values(*PLEDGE_COLUMNS)})
+            self.existing.update({p["external_id"]: p for p in Pledge.objects.filter(
+                external_id__in=chunk).order_by().values(*PLEDGE_COLUMNS)})
         by_pk = {int(key.split(":", 1)[1]): key for key in keys
                  if key not in self.existing and key.startswith("tracker:") and key[8:].isdigit()}
         for chunk in _chunks(by_pk):
-            for pledge in Pledge.objects.filter(pk__in=chunk, external_id=None).values(*PLEDGE_COLUMNS):
+            for pledge in Pledge.objects.filter(pk__in=chunk, external_id=None).order_by().values(*PLEDGE_COLUMNS):
                 self.existing[by_pk[pledge["id"]]] = pledge
         ids = [p["id"] for p in self.existing.values()]
         self.links = {"objectives": defaultdict(dict), "sources": defaultdict(dict)}
@@ -342,7 +363,8 @@ class Import:
                 for link_id, pledge_id, other_id in through.objects.filter(pledge_id__in=chunk).values_list(
                         "id", "pledge_id", other):
                     self.links[name][pledge_id][other_id] = link_id
-            for event in StatusEvent.objects.filter(pledge_id__in=chunk):
+            # In no particular order: the default one joins each event's pledge, only to sort.
+            for event in StatusEvent.objects.filter(pledge_id__in=chunk).order_by():
                 self.events[event.pledge_id].append(event)
 
     def _check_row(self, row):
