@@ -45,16 +45,8 @@ PER_ROW = [
 ]
 
 
-def _run(statements):
-    def run(apps, schema_editor):
-        if schema_editor.connection.vendor == "postgresql":
-            for statement in statements:
-                schema_editor.execute(statement)
-
-    return run
-
-
 class Migration(migrations.Migration):
     dependencies = [("commitments", "0006_history_user_without_constraint")]
 
-    operations = [migrations.RunPython(_run(PER_STATEMENT), _run(PER_ROW))]
+    operations = [migrations.RunPython(date_triggers._run({"postgresql": PER_STATEMENT}),
+                                   date_triggers._run({"postgresql": PER_ROW}))]
