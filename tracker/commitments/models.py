@@ -3,6 +3,7 @@
 Vocabulary follows DESIGN.md. Invariants are declared as database constraints as well as validated
 in forms, so no path (admin, API, importer, raw SQL) can store an impossible record.
 """
+import datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -11,6 +12,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
+from django.utils import timezone
 from django_countries.fields import CountryField
 from simple_history.models import HistoricalRecords
 
@@ -20,6 +22,21 @@ from . import valuation
 MONEY = {"max_digits": 18, "decimal_places": 2}
 QUANTITY = {"max_digits": 18, "decimal_places": 2}
 NON_NEGATIVE = [MinValueValidator(Decimal("0"))]
+
+
+# Dates outside these are typing errors (and 9999-12-31 has no month after it for a timeline to reach).
+EARLIEST_DATE, LATEST_DATE = datetime.date(1900, 1, 1), datetime.date(2100, 12, 31)
+
+
+def validate_date_in_range(value):
+    if value is not None and not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise ValidationError(f"{value.isoformat()} is outside the dates this tracker records "
+                              f"({EARLIEST_DATE.isoformat()} to {LATEST_DATE.isoformat()}).", code="date_range")
+
+
+def validate_not_after_today(value):
+    if value is not None and value > timezone.localdate():
+        raise ValidationError(f"{value.isoformat()} is after today: record what has happened.", code="future")
 
 
 def exceeds(delivered, pledged):
@@ -154,7 +171,7 @@ class Source(models.Model):
     title = models.CharField(max_length=500)
     publisher = models.CharField(max_length=200, blank=True)
     url = models.URLField(max_length=1000, blank=True)
-    published_on = models.DateField(null=True, blank=True)
+    published_on = models.DateField(null=True, blank=True, validators=[validate_date_in_range])
     kind = models.CharField(max_length=30, choices=SourceKind.choices, default=SourceKind.OTHER)
     is_official = models.BooleanField(default=False, help_text="Issued by a government or the coalition itself.")
     is_example = models.BooleanField(default=False, help_text="A placeholder for demo data, not a real document.")
@@ -369,7 +386,7 @@ class Pledge(models.Model):
     is_conditional = models.BooleanField(default=False)
     condition = models.TextField(blank=True, help_text='In words, e.g. "in the event of a ceasefire".')
 
-    announced_on = models.DateField(null=True, blank=True)
+    announced_on = models.DateField(null=True, blank=True, validators=[validate_date_in_range])
     announced_precision = models.CharField(max_length=10, choices=DatePrecision.choices, default=DatePrecision.DAY)
     earmarked_from = models.PositiveSmallIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1900), MaxValueValidator(2200)],
@@ -434,18 +451,6 @@ class Pledge(models.Model):
                 violation_error_message="A quantity needs its unit.",
             ),
             models.CheckConstraint(
-                condition=Q(delivered_quantity__isnull=True) | Q(quantity__isnull=True)
-                | Q(delivered_quantity__lte=F("quantity")),
-                name="pledge_delivered_quantity_within_pledged",
-                violation_error_message="Delivered quantity cannot exceed the pledged quantity.",
-            ),
-            models.CheckConstraint(
-                condition=Q(delivered_eur__isnull=True) | Q(eur_value__isnull=True)
-                | Q(delivered_eur__lte=F("eur_value")),
-                name="pledge_delivered_eur_within_pledged",
-                violation_error_message="Delivered value cannot exceed the pledged value.",
-            ),
-            models.CheckConstraint(
                 condition=(Q(amount__isnull=True) & Q(currency="")) | (Q(amount__isnull=False) & ~Q(currency="")),
                 name="pledge_amount_has_currency",
                 violation_error_message="An amount needs its currency, and a currency its amount.",
@@ -504,10 +509,6 @@ class Pledge(models.Model):
             errors["condition"] = "A conditional pledge must state its condition."
         if self.earmarked_from and self.earmarked_to and self.earmarked_to < self.earmarked_from:
             errors["earmarked_to"] = "The last earmarked year cannot be before the first."
-        if exceeds(self.delivered_quantity, self.quantity):
-            errors["quantity"] = (
-                f"The pledged quantity cannot be below the {self.delivered_quantity} already delivered."
-            )
         if self.pk and self.announced_on:
             earliest = self.earliest_event_on()
             if earliest and earliest < self.announced_on:
@@ -515,6 +516,15 @@ class Pledge(models.Model):
         if errors:
             raise ValidationError(errors)
         self.revalue()
+        if not self.delivery_beyond_pledge_is_a_note:
+            beyond = delivery_beyond_pledge(self, self.delivered_quantity, self.delivered_eur)
+            if beyond:
+                raise ValidationError({"quantity" if name == "delivered_quantity" else "amount": message
+                                       for name, message in beyond.items()})
+
+    # Editors are stopped by a delivery above what was pledged (most often a typo). A third party's release is
+    # imported as it stands: the importer sets this and reports the same finding as a note.
+    delivery_beyond_pledge_is_a_note = False
 
     def earliest_event_on(self):
         """Date of its first status event. The importer sets `_earliest_event_on` for many pledges in one query."""
@@ -535,10 +545,6 @@ class Pledge(models.Model):
             raise ValidationError({"currency": str(exc)}) from exc
         self.eur_rate, self.eur_rate_date = rate.rate, rate.date
         self.eur_value = valuation.to_eur(self.amount, rate)
-        if exceeds(self.delivered_eur, self.eur_value):
-            raise ValidationError(
-                {"amount": f"The pledged value cannot be below the EUR {self.delivered_eur} already delivered."}
-            )
 
 
 class StatusEvent(models.Model):
@@ -546,7 +552,7 @@ class StatusEvent(models.Model):
 
     pledge = models.ForeignKey(Pledge, on_delete=models.CASCADE, related_name="status_events")
     status = models.CharField(max_length=20, choices=Status.choices)
-    occurred_on = models.DateField()
+    occurred_on = models.DateField(validators=[validate_date_in_range, validate_not_after_today])
     source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="status_events")
     note = models.TextField(blank=True)
     delivered_quantity = models.DecimalField(**QUANTITY, null=True, blank=True, validators=NON_NEGATIVE,
@@ -583,23 +589,187 @@ class StatusEvent(models.Model):
         if pledge is None:
             return
         errors = event_errors(self, pledge)
+        if not pledge.delivery_beyond_pledge_is_a_note:
+            errors.update(delivery_beyond_pledge(pledge, self.delivered_quantity, self.delivered_eur))
         if errors:
             raise ValidationError(errors)
 
 
 def event_errors(event, pledge):
-    """What is wrong with a status event of `pledge`, by field. Both may be plain objects with the
-    models' attributes: the importer checks thousands of rows this way without building instances."""
+    """What is wrong with a status event of `pledge`, by field: a date before the announcement."""
     errors = {}
     if event.occurred_on and pledge.announced_on and event.occurred_on < pledge.announced_on:
         errors["occurred_on"] = (
             f"A status event cannot be dated before the pledge was announced ({pledge.announced_on})."
         )
-    if exceeds(event.delivered_quantity, pledge.quantity):
-        errors["delivered_quantity"] = f"Cannot exceed the pledged quantity ({pledge.quantity} {pledge.unit})."
-    if exceeds(event.delivered_eur, pledge.eur_value):
-        errors["delivered_eur"] = f"Cannot exceed the pledged value (EUR {pledge.eur_value})."
     return errors
+
+
+def delivery_beyond_pledge(pledge, delivered_quantity, delivered_eur):
+    """Delivered figures above what was pledged, by field, with what they exceed. The pledged value is taken
+    at the higher of its two valuations (ours and the source's own EUR figure), which may differ by the rate."""
+    found = {}
+    if exceeds(delivered_quantity, pledge.quantity):
+        found["delivered_quantity"] = (f"{delivered_quantity} delivered exceeds the pledged quantity "
+                                       f"({pledge.quantity} {pledge.unit}).")
+    values = [v for v in (pledge.eur_value, pledge.source_eur_value) if v is not None]
+    if values and exceeds(delivered_eur, max(values)):
+        found["delivered_eur"] = f"EUR {delivered_eur} delivered exceeds the pledged value (EUR {max(values)})."
+    return found
+
+
+class PledgeItem(models.Model):
+    """One line of equipment or goods in a pledge (e.g. "Leopard 2A6", a main battle tank): units pledged, or
+    "undisclosed", never 0; its unit price where the source gives one. Deliveries of it are dated by the status
+    events that report them (ItemDelivery)."""
+
+    pledge = models.ForeignKey(Pledge, on_delete=models.CASCADE, related_name="items")
+    position = models.PositiveSmallIntegerField(default=0, help_text="Order within the pledge.")
+    name = models.CharField(max_length=300)
+    item_type = models.CharField(max_length=100, blank=True, verbose_name="type",
+                                 help_text="Category, e.g. Heavy weapon, Ammunition for heavy weapon.")
+    sub_type = models.CharField(max_length=200, blank=True, verbose_name="sub-type",
+                                help_text="e.g. Main Battle Tank (MBT), 155mm howitzer.")
+    quantity = models.DecimalField(**QUANTITY, null=True, blank=True, validators=NON_NEGATIVE,
+                                   verbose_name="units pledged",
+                                   help_text="Leave empty when the number is undisclosed or not given.")
+    quantity_undisclosed = models.BooleanField(default=False, verbose_name="units undisclosed",
+                                               help_text="The source says units exist but not how many.")
+    unit_price = models.DecimalField(**MONEY, null=True, blank=True, validators=NON_NEGATIVE)
+    unit_price_currency = models.CharField(max_length=3, blank=True, validators=[valuation.validate_currency])
+
+    history = history()
+
+    class Meta:
+        ordering = ["pledge", "position", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__isnull=True) | Q(quantity__gte=0),
+                                   name="pledge_item_quantity_non_negative"),
+            models.CheckConstraint(condition=Q(quantity_undisclosed=False) | Q(quantity__isnull=True),
+                                   name="pledge_item_undisclosed_quantity_is_empty",
+                                   violation_error_message="Undisclosed units cannot also be given a number."),
+            models.CheckConstraint(condition=Q(unit_price__isnull=True) | Q(unit_price__gte=0),
+                                   name="pledge_item_unit_price_non_negative"),
+            models.CheckConstraint(
+                condition=(Q(unit_price__isnull=True) & Q(unit_price_currency=""))
+                | (Q(unit_price__isnull=False) & ~Q(unit_price_currency="")),
+                name="pledge_item_price_has_currency",
+                violation_error_message="A unit price needs its currency, and a currency its price."),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        errors = {}
+        if self.quantity_undisclosed and self.quantity is not None:
+            errors["quantity"] = "Leave the units empty when they are undisclosed."
+        if self.unit_price is not None and not self.unit_price_currency:
+            errors["unit_price_currency"] = "A unit price needs its currency."
+        if self.unit_price_currency and self.unit_price is None:
+            errors["unit_price"] = "A currency needs a unit price."
+        if errors:
+            raise ValidationError(errors)
+
+
+class ItemDelivery(models.Model):
+    """How many units of an item line were delivered in total by the date of the status event reporting it."""
+
+    event = models.ForeignKey(StatusEvent, on_delete=models.CASCADE, related_name="item_deliveries")
+    item = models.ForeignKey(PledgeItem, on_delete=models.CASCADE, related_name="deliveries")
+    quantity = models.DecimalField(**QUANTITY, null=True, blank=True, validators=NON_NEGATIVE,
+                                   verbose_name="units delivered", help_text="In total by the event's date.")
+    quantity_undisclosed = models.BooleanField(default=False, verbose_name="units undisclosed")
+
+    history = history()
+
+    class Meta:
+        verbose_name_plural = "item deliveries"
+        ordering = ["event", "item"]
+        constraints = [
+            models.UniqueConstraint(fields=["event", "item"], name="item_delivery_once_per_event",
+                                    violation_error_message="This event already reports this item."),
+            models.CheckConstraint(condition=Q(quantity__isnull=True) | Q(quantity__gte=0),
+                                   name="item_delivery_quantity_non_negative"),
+            models.CheckConstraint(condition=Q(quantity_undisclosed=False) | Q(quantity__isnull=True),
+                                   name="item_delivery_undisclosed_quantity_is_empty",
+                                   violation_error_message="Undisclosed units cannot also be given a number."),
+        ]
+
+    def __str__(self):
+        return f"{self.item}: {self.quantity if self.quantity is not None else 'undisclosed'}"
+
+    def clean(self):
+        if self.event_id and self.item_id and self.item.pledge_id != self.event.pledge_id:
+            raise ValidationError({"item": "This item belongs to another pledge."})
+        if self.quantity_undisclosed and self.quantity is not None:
+            raise ValidationError({"quantity": "Leave the units empty when they are undisclosed."})
+
+
+# The figures of a pledge that can change over time and that totals add up; each save changing one of them
+# records a PledgeRevision, so "as of" views use the figures in force on their date.
+FIGURES = ["amount", "currency", "eur_value", "source_eur_value", "quantity", "unit", "quantity_undisclosed",
+           "is_conditional"]
+
+
+class PledgeRevision(models.Model):
+    """A pledge's figures from a date on. Written by services with every save that changes a figure; never edited.
+
+    The figures in force on a day are those of the most recently recorded revision taking effect on or before
+    that day (one without a date applies from the start), so a later correction overrides from its date on.
+    """
+
+    pledge = models.ForeignKey(Pledge, on_delete=models.CASCADE, related_name="revisions")
+    effective_on = models.DateField(null=True, blank=True, help_text="Empty: from the pledge's start.")
+    recorded_at = models.DateTimeField()
+    amount = models.DecimalField(**MONEY, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    eur_value = models.DecimalField(**MONEY, null=True, blank=True)
+    source_eur_value = models.DecimalField(**MONEY, null=True, blank=True)
+    quantity = models.DecimalField(**QUANTITY, null=True, blank=True)
+    unit = models.CharField(max_length=50, blank=True)
+    quantity_undisclosed = models.BooleanField(default=False)
+    is_conditional = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["pledge", "id"]
+
+    def __str__(self):
+        return f"{self.pledge_id} from {self.effective_on or 'the start'}"
+
+
+class PledgePeriod(models.Model):
+    """A stretch of days over which a pledge's stage and figures did not change: [valid_from, valid_to).
+
+    Derived from the pledge's status events and revisions (timeline.periods), rebuilt by services on every
+    write, never edited. Totals as of a day are a plain aggregate over the periods containing that day; the
+    period with no end is the pledge's state today. A pledge with no known date and no event has a single
+    period with no start: it counts today, but on no past date.
+    """
+
+    pledge = models.ForeignKey(Pledge, on_delete=models.CASCADE, related_name="periods")
+    valid_from = models.DateField(null=True)
+    valid_to = models.DateField(null=True)
+    status = models.CharField(max_length=20, choices=Status.choices)
+    is_conditional = models.BooleanField()
+    eur_value = models.DecimalField(**MONEY, null=True)
+    source_eur_value = models.DecimalField(**MONEY, null=True)
+    delivered_eur = models.DecimalField(**MONEY, null=True)
+    quantity = models.DecimalField(**QUANTITY, null=True)
+    unit = models.CharField(max_length=50, blank=True)
+    quantity_undisclosed = models.BooleanField()
+    delivered_quantity = models.DecimalField(**QUANTITY, null=True)
+
+    class Meta:
+        ordering = ["pledge", "valid_from"]
+        indexes = [models.Index(fields=["pledge", "valid_to"]), models.Index(fields=["valid_to", "valid_from"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(valid_to__isnull=True) | Q(valid_from__isnull=False)
+                                   & Q(valid_to__gt=F("valid_from")), name="pledge_period_ends_after_start"),
+        ]
+
+    def __str__(self):
+        return f"{self.pledge_id} [{self.valid_from}, {self.valid_to})"
 
 
 class DataVersion(models.Model):

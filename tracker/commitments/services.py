@@ -1,38 +1,61 @@
 """Every write to the commitment data goes through here: the admin, the API and the importer alike.
 
-Each function validates (model validation plus the database's constraints), runs in one transaction,
-and leaves a history entry naming who made the change, why, and which source it rests on.
+Each function validates (model validation plus the database's constraints), runs in one transaction, and leaves
+a history entry naming who made the change, why, and which source it rests on. Writes to a pledge also keep its
+derived state current: the revision of its figures (when they change) and its periods (timeline.periods), from
+which every total and "as of" view is read.
+
+Single records are saved with save_record and friends; many pledges at once (the importer) with
+check_pledge_changes then write_pledge_changes, which validate with the same model rules, write with bulk
+statements and simple_history's bulk API, and bump the data version once.
 """
+import contextvars
+import datetime
+from collections import defaultdict
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Min
 from django.db.models.signals import m2m_changed, post_delete, post_save
-from django.dispatch import receiver
 from django.utils import timezone
 from simple_history.signals import pre_create_historical_record
 
-from . import selectors
+from . import timeline
 from .models import (
     Coalition,
     DataVersion,
+    ItemDelivery,
     Membership,
     Nation,
     NationFigures,
     Objective,
     Pledge,
+    PledgeItem,
+    PledgePeriod,
+    PledgeRevision,
     Source,
     StatusEvent,
 )
 
-VERSIONED = {Coalition, Nation, Membership, Objective, Source, Pledge, StatusEvent, NationFigures,
-             Pledge.objectives.through, Pledge.sources.through, Objective.lead_nations.through}
+VERSIONED = [Coalition, Nation, Membership, Objective, Source, Pledge, StatusEvent, NationFigures, PledgeItem,
+             ItemDelivery, Pledge.objectives.through, Pledge.sources.through, Objective.lead_nations.through]
 
 PUBLISH_PERMISSION = "commitments.publish_pledge"
+BATCH = 1000
+CHUNK = 500  # ids per lookup (SQLite limits the values one statement may carry)
+
+# While set, writes do not bump the data version one by one: the block bumps it once, as it ends.
+_bumps_deferred = contextvars.ContextVar("commitments_bumps_deferred", default=False)
 
 
-@receiver(pre_create_historical_record)
 def _attach_cited_source(sender, instance, history_instance, **kwargs):
     history_instance.history_source = getattr(instance, "_history_source", None)
+
+
+pre_create_historical_record.connect(_attach_cited_source)
 
 
 def bump_data_version():
@@ -42,32 +65,121 @@ def bump_data_version():
         DataVersion.objects.get_or_create(pk=1, defaults={"version": 1, "changed_at": timezone.now()})
 
 
-@receiver(post_save)
-@receiver(post_delete)
+@contextmanager
+def one_data_version_bump():
+    """Writes inside the block bump the data version once, as the block ends, instead of once each.
+
+    Bumping takes a lock on the version's row until the transaction commits; taken last, a long import holds it
+    for an instant rather than for all of its writes, so editors saving meanwhile are not kept waiting."""
+    if _bumps_deferred.get():
+        yield
+        return
+    token = _bumps_deferred.set(True)
+    try:
+        yield
+    finally:
+        _bumps_deferred.reset(token)
+    bump_data_version()
+
+
 def _data_changed(sender, **kwargs):
-    if sender in VERSIONED:
+    if not _bumps_deferred.get():
         bump_data_version()
 
 
-@receiver(m2m_changed)
 def _relations_changed(sender, action, **kwargs):
-    if sender in VERSIONED and action.startswith("post_"):
+    if action.startswith("post_") and not _bumps_deferred.get():
         bump_data_version()
+
+
+# Connected per model: a receiver for every sender would also stop Django deleting other rows (such as
+# derived periods) with a single statement.
+for _model in VERSIONED:
+    post_save.connect(_data_changed, sender=_model, dispatch_uid=f"version-save-{_model._meta.label}")
+    post_delete.connect(_data_changed, sender=_model, dispatch_uid=f"version-delete-{_model._meta.label}")
+    m2m_changed.connect(_relations_changed, sender=_model, dispatch_uid=f"version-m2m-{_model._meta.label}")
+
+
+def _user_or_none(user):
+    return user if user is not None and user.is_authenticated else None
 
 
 def _attribute(instance, *, user, reason, source):
-    instance._history_user = user if user is not None and user.is_authenticated else None
+    instance._history_user = _user_or_none(user)
     instance._change_reason = (reason or "").strip()[:100] or None
     instance._history_source = source
 
 
-def save_record(instance, *, user, reason="", source=None):
-    """Validate and save any commitments record, attributed to `user` with a reason and cited source."""
+def save_record(instance, *, user, reason="", source=None, effective_on=None):
+    """Validate and save any commitments record, attributed to `user` with a reason and cited source.
+
+    For a pledge, `effective_on` is the day changed figures (amount, value, quantity, conditionality) take
+    effect, for "as of" views: default today; a new pledge's figures count from its start."""
     instance.full_clean()
     _attribute(instance, user=user, reason=reason, source=source)
     with transaction.atomic():
         instance.save()
+        if isinstance(instance, Pledge):
+            record_revision(instance, effective_on)
+            rebuild_periods([instance.pk])
     return instance
+
+
+def _save_attributed(instance, *, user, reason, source):
+    """Save with history but without validation or derived state (the caller has derived it)."""
+    _attribute(instance, user=user, reason=reason, source=source)
+    instance.save()
+
+
+def record_revision(pledge, effective_on=None):
+    """Record the pledge's figures if they differ from its latest revision. Returns the new revision or None."""
+    latest = pledge.revisions.order_by("-id").first()
+    figures = timeline.Figures.of(pledge)
+    if latest is not None and timeline.Figures.of(latest) == figures:
+        return None
+    when = None if latest is None else (effective_on or timezone.localdate())
+    return PledgeRevision.objects.create(pledge=pledge, effective_on=when, recorded_at=timezone.now(),
+                                         **vars(figures))
+
+
+def _chunks(items, size=CHUNK):
+    items = list(items)
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def rebuild_periods(pledge_ids):
+    """Derive the periods of these pledges from their events and revisions and store them, replacing the old.
+
+    Returns {pledge id: today's Stage}."""
+    current = {}
+    for chunk in _chunks(pledge_ids):
+        announced = dict(Pledge.objects.filter(pk__in=chunk).values_list("id", "announced_on"))
+        events, revisions = defaultdict(list), defaultdict(list)
+        for row in StatusEvent.objects.filter(pledge_id__in=chunk).order_by().values(
+                "pledge_id", "id", "status", "occurred_on", "delivered_quantity", "delivered_eur"):
+            events[row["pledge_id"]].append(SimpleNamespace(pk=row.pop("id"), **row))
+        for row in PledgeRevision.objects.filter(pledge_id__in=chunk).order_by("id").values(
+                "pledge_id", "effective_on", *timeline.FIGURE_NAMES):
+            revisions[row["pledge_id"]].append(SimpleNamespace(**row))
+        rows = []
+        for pledge_id, announced_on in announced.items():
+            found = timeline.periods(announced_on, events[pledge_id], revisions[pledge_id])
+            current[pledge_id] = found[-1].stage
+            rows += [period_row(pledge_id, period) for period in found]
+        PledgePeriod.objects.filter(pledge_id__in=chunk).delete()
+        PledgePeriod.objects.bulk_create(rows, batch_size=BATCH)
+    return current
+
+
+def period_row(pledge_id, period):
+    figures, stage = period.figures, period.stage
+    return PledgePeriod(
+        pledge_id=pledge_id, valid_from=period.valid_from, valid_to=period.valid_to, status=stage.status,
+        delivered_eur=stage.delivered_eur, delivered_quantity=stage.delivered_quantity,
+        is_conditional=figures.is_conditional, eur_value=figures.eur_value,
+        source_eur_value=figures.source_eur_value, quantity=figures.quantity, unit=figures.unit,
+        quantity_undisclosed=figures.quantity_undisclosed)
 
 
 def _touch(instance):
@@ -76,11 +188,11 @@ def _touch(instance):
     type(instance).objects.filter(pk=instance.pk).update(updated_at=instance.updated_at)
 
 
-def set_related(instance, field, values, *, user, reason="", source=None):
+def set_related(instance, field_name, values, *, user, reason="", source=None):
     """Replace a many-to-many field (a pledge's objectives or sources); history records the new set."""
     _attribute(instance, user=user, reason=reason, source=source)
     with transaction.atomic():
-        getattr(instance, field).set(values)
+        getattr(instance, field_name).set(values)
         _touch(instance)
 
 
@@ -98,7 +210,7 @@ def record_status_event(pledge, *, user, status, occurred_on, source, note="", d
 def save_status_event(event, *, user, reason="", source=None):
     """Save a new or edited status event and refresh its pledge's current state."""
     if event.recorded_by_id is None:
-        event.recorded_by = user if user is not None and user.is_authenticated else None
+        event.recorded_by = _user_or_none(user)
     with transaction.atomic():
         save_record(event, user=user, reason=reason, source=source or event.source)
         refresh_state(event.pledge, user=user, reason=reason or f"Status: {event.get_status_display()}",
@@ -115,16 +227,16 @@ def delete_status_event(event, *, user, reason=""):
 
 
 def refresh_state(pledge, *, user, reason="", source=None):
-    """Derive the pledge's status and delivered amounts from its events; save only if they changed."""
-    state = selectors.pledge_state(pledge.status_events.all())
+    """Rebuild the pledge's periods from its events; save its current status and deliveries if they changed."""
+    stage = rebuild_periods([pledge.pk])[pledge.pk]
     current = (pledge.status, pledge.delivered_quantity, pledge.delivered_eur)
-    if current == (state.status, state.delivered_quantity, state.delivered_eur):
+    if current == (stage.status, stage.delivered_quantity, stage.delivered_eur):
         _touch(pledge)  # its timeline changed even if its current state did not
         return pledge
-    pledge.status = state.status
-    pledge.delivered_quantity = state.delivered_quantity
-    pledge.delivered_eur = state.delivered_eur
-    return save_record(pledge, user=user, reason=reason, source=source)
+    pledge.status, pledge.delivered_quantity, pledge.delivered_eur = (
+        stage.status, stage.delivered_quantity, stage.delivered_eur)
+    _save_attributed(pledge, user=user, reason=reason, source=source)
+    return pledge
 
 
 def can_publish(user):
@@ -146,7 +258,7 @@ def publish_pledge(pledge, *, user, reason="", operator=False):
         return pledge
     pledge.publication = Pledge.Publication.PUBLISHED
     pledge.published_at = timezone.now()
-    pledge.published_by = user if user is not None and user.is_authenticated else None
+    pledge.published_by = _user_or_none(user)
     return save_record(pledge, user=user, reason=reason or "Published")
 
 
@@ -160,3 +272,266 @@ def unpublish_pledge(pledge, *, user, reason=""):
     pledge.published_at = None
     pledge.published_by = None
     return save_record(pledge, user=user, reason=reason or "Unpublished")
+
+
+# Many pledges at once
+
+
+@dataclass
+class PledgeChange:
+    """What one save does to one pledge, in the bulk path.
+
+    `pledge` is a new instance, or an existing one with its new values set. `objectives`, `sources` and `items`
+    are the complete new sets (None: leave as they are); items that exist keep their pk. `new_events` are status
+    events to add, `changed_events` existing ones with new figures; an event may carry `item_units`, a list of
+    (item, units, undisclosed) it reports delivered, replacing what it reported before. Figures that change take
+    effect on `effective_on` (default today). With `delivery_beyond_pledge_is_a_note`, a delivery above what was
+    pledged is kept and reported in `notes` (a third party's release), instead of being an error.
+    """
+
+    pledge: Pledge
+    objectives: list | None = None
+    sources: list | None = None
+    items: list | None = None
+    new_events: list = field(default_factory=list)
+    changed_events: list = field(default_factory=list)
+    effective_on: datetime.date | None = None
+    delivery_beyond_pledge_is_a_note: bool = False
+    errors: dict = field(default_factory=dict)  # {"pledge": {field: [...]}, "events": [(event, {...})], "items": ...}
+    notes: list = field(default_factory=list)
+
+    @property
+    def is_new(self):
+        return self.pledge.pk is None
+
+
+# Foreign keys are resolved in bulk by whoever builds the changes; model validation would query each one.
+PLEDGE_UNCHECKED = ["coalition", "nation", "published_by", "objectives", "sources"]
+EVENT_UNCHECKED = ["pledge", "source", "recorded_by"]
+
+
+def _clean(instance, exclude):
+    try:
+        instance.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
+    except ValidationError as exc:
+        return exc.message_dict
+    return {}
+
+
+def existing_events(pledge_ids):
+    """{pledge id: [StatusEvent]} for these pledges, read in bulk."""
+    found = defaultdict(list)
+    for chunk in _chunks(pledge_ids):
+        for event in StatusEvent.objects.filter(pledge_id__in=chunk).order_by():
+            found[event.pledge_id].append(event)
+    return found
+
+
+def check_pledge_changes(changes, events=None):
+    """Validate each change with the models' own rules (field checks and clean()), on the pledge as it will be.
+
+    Sets each pledge's status and deliveries from its events, old and new, and fills each change's `errors`
+    (and `notes`). `events` ({pledge id: [StatusEvent]}) may be passed when the caller has read them already.
+    Returns True if every change is valid."""
+    if events is None:
+        events = existing_events([c.pledge.pk for c in changes if not c.is_new])
+    valid = True
+    for change in changes:
+        pledge = change.pledge
+        pledge.delivery_beyond_pledge_is_a_note = change.delivery_beyond_pledge_is_a_note
+        replaced = {e.pk: e for e in change.changed_events}
+        known = [replaced.get(e.pk, e) for e in events.get(pledge.pk, [])] if not change.is_new else []
+        pledge._earliest_event_on = min((e.occurred_on for e in known), default=None)
+        stage = timeline.stage_on([*known, *change.new_events])
+        pledge.status, pledge.delivered_quantity, pledge.delivered_eur = (
+            stage.status, stage.delivered_quantity, stage.delivered_eur)
+        errors = {}
+        if found := _clean(pledge, PLEDGE_UNCHECKED):
+            errors["pledge"] = found
+        for kind, records, exclude in (("events", [*change.new_events, *change.changed_events], EVENT_UNCHECKED),
+                                       ("items", change.items or [], ["pledge"])):
+            for record in records:
+                if kind == "events":
+                    record.pledge = pledge
+                if found := _clean(record, exclude):
+                    errors.setdefault(kind, []).append((record, found))
+        if change.delivery_beyond_pledge_is_a_note and not errors:
+            from .models import delivery_beyond_pledge
+
+            change.notes += list(delivery_beyond_pledge(pledge, pledge.delivered_quantity,
+                                                        pledge.delivered_eur).values())
+        change.errors = errors
+        valid = valid and not errors
+    return valid
+
+
+def write_pledge_changes(changes, *, user, reason, source=None, created=()):
+    """Write checked changes (check_pledge_changes) in one transaction, with one history entry per record.
+
+    `created` is a list of unsaved records the changes refer to (coalitions, nations, sources, objectives), in
+    an order where each comes after what it refers to. Everything is attributed to `user`, `reason` and the
+    cited `source`; the data version is bumped once. Returns the changes, their pledges saved."""
+    if any(change.errors for change in changes):
+        raise ValidationError("Refusing to write changes that did not pass check_pledge_changes.")
+    now = timezone.now()
+    history = {"default_user": _user_or_none(user), "default_change_reason": (reason or "")[:100] or None,
+               "default_date": now}
+    with transaction.atomic(), one_data_version_bump():
+        if source is not None and source.pk is None:
+            _bulk_create([source], {**history, "custom_historical_attrs": {"history_source": None}})
+        history["custom_historical_attrs"] = {"history_source": source}
+        by_model = defaultdict(list)
+        for record in created:
+            by_model[type(record)].append(record)
+        for model, records in by_model.items():
+            _bulk_create(records, history)
+        _Writer(changes, history, now).write()
+    return changes
+
+
+def _bulk_create(records, history, fields_changed=None):
+    """Create (or, with `fields_changed`, update) records and one history row each; returns the history rows."""
+    if not records:
+        return []
+    model = type(records[0])
+    if fields_changed is None:
+        model.objects.bulk_create(records, batch_size=BATCH)
+    else:
+        model.objects.bulk_update(records, fields_changed, batch_size=BATCH)
+    return model.history.bulk_history_create(records, batch_size=BATCH, update=fields_changed is not None,
+                                              **history)
+
+
+PLEDGE_UPDATED = [f.name for f in Pledge._meta.concrete_fields if not f.primary_key and f.name != "created_at"]
+EVENT_UPDATED = ["status", "occurred_on", "source", "note", "delivered_quantity", "delivered_eur", "updated_at"]
+ITEM_UPDATED = ["position", "name", "item_type", "sub_type", "quantity", "quantity_undisclosed", "unit_price",
+                "unit_price_currency"]
+
+
+class _Writer:
+    """The bulk statements of write_pledge_changes, table by table."""
+
+    def __init__(self, changes, history, now):
+        self.changes, self.history, self.now = changes, history, now
+        self.changed_ids = [c.pledge.pk for c in changes if not c.is_new]
+
+    def write(self):
+        before = self._figures_before()
+        new = [c for c in self.changes if c.is_new]
+        changed = [c for c in self.changes if not c.is_new]
+        for change in self.changes:
+            change.pledge.updated_at = self.now
+        history_rows = {}
+        for group, updated in ((new, None), (changed, PLEDGE_UPDATED)):
+            saved = _bulk_create([c.pledge for c in group], self.history, updated)
+            history_rows.update({c.pledge.pk: row for c, row in zip(group, saved, strict=True)})
+        for name in ("objectives", "sources"):
+            self._links(name, history_rows)
+        self._items()
+        self._events()
+        self._revisions(before)
+        rebuild_periods([c.pledge.pk for c in self.changes])
+
+    def _figures_before(self):
+        latest = {}
+        for chunk in _chunks(self.changed_ids):
+            for revision in PledgeRevision.objects.filter(pledge_id__in=chunk).order_by("id"):
+                latest[revision.pledge_id] = timeline.Figures.of(revision)
+        return latest
+
+    def _links(self, name, history_rows):
+        """Replace the links that changed, and snapshot each pledge's links as they now are in its history row
+        (as simple_history does for a single save)."""
+        through = getattr(Pledge, name).through
+        other = "objective_id" if name == "objectives" else "source_id"
+        current = defaultdict(dict)
+        for chunk in _chunks(self.changed_ids):
+            for link in through.objects.filter(pledge_id__in=chunk):
+                current[link.pledge_id][getattr(link, other)] = link
+        added, removed, final = [], [], {}
+        for change in self.changes:
+            pk, have = change.pledge.pk, current.get(change.pledge.pk, {})
+            wanted = getattr(change, name)
+            if wanted is None:
+                final[pk] = list(have.values())
+                continue
+            wanted_ids = list(dict.fromkeys(record.pk for record in wanted))
+            removed += [link.pk for other_id, link in have.items() if other_id not in wanted_ids]
+            new_links = [through(pledge_id=pk, **{other: other_id}) for other_id in wanted_ids if other_id not in have]
+            added += new_links
+            final[pk] = [have[i] for i in wanted_ids if i in have] + new_links
+        for chunk in _chunks(removed):
+            through.objects.filter(pk__in=chunk).delete()
+        through.objects.bulk_create(added, batch_size=BATCH)
+        snapshot = getattr(Pledge.history.model, name).model
+        snapshot.objects.bulk_create([
+            snapshot(id=link.pk, pledge_id=pk, history=history_rows[pk], **{other: getattr(link, other)})
+            for pk, links in final.items() for link in links], batch_size=BATCH)
+
+    def _items(self):
+        changes = [c for c in self.changes if c.items is not None]
+        if not changes:
+            return
+        current = defaultdict(dict)
+        for chunk in _chunks([c.pledge.pk for c in changes if not c.is_new]):
+            for item in PledgeItem.objects.filter(pledge_id__in=chunk):
+                current[item.pledge_id][item.pk] = item
+        created, updated, removed = [], [], []
+        for change in changes:
+            have = current.get(change.pledge.pk, {})
+            kept = set()
+            for position, item in enumerate(change.items):
+                item.pledge, item.position = change.pledge, position
+                if item.pk is None:
+                    created.append(item)
+                    continue
+                kept.add(item.pk)
+                old = have.get(item.pk)
+                if old is None or any(getattr(old, n) != getattr(item, n) for n in ITEM_UPDATED):
+                    updated.append(item)
+            removed += [pk for pk in have if pk not in kept]
+        for chunk in _chunks(removed):
+            for item in PledgeItem.objects.filter(pk__in=chunk):
+                _attribute(item, user=self.history["default_user"], reason=self.history["default_change_reason"],
+                           source=self.history["custom_historical_attrs"]["history_source"])
+                item.delete()
+        _bulk_create(created, self.history)
+        _bulk_create(updated, self.history, ITEM_UPDATED)
+
+    def _events(self):
+        new, changed = [], []
+        for change in self.changes:
+            for event in change.new_events:
+                event.pledge = change.pledge
+                new.append(event)
+            for event in change.changed_events:
+                event.updated_at = self.now
+                changed.append(event)
+        _bulk_create(new, self.history)
+        _bulk_create(changed, self.history, EVENT_UPDATED)
+        reporting = [e for e in [*new, *changed] if getattr(e, "item_units", None) is not None]
+        for chunk in _chunks([e.pk for e in changed if getattr(e, "item_units", None) is not None]):
+            ItemDelivery.objects.filter(event_id__in=chunk).delete()
+        _bulk_create([ItemDelivery(event=event, item=item, quantity=units, quantity_undisclosed=undisclosed)
+                      for event in reporting for item, units, undisclosed in event.item_units], self.history)
+
+    def _revisions(self, before):
+        """A new pledge's figures count from its start; a changed pledge's changed figures from their date."""
+        revisions = []
+        for change in self.changes:
+            figures = timeline.Figures.of(change.pledge)
+            if change.pledge.pk in before and before[change.pledge.pk] == figures:
+                continue
+            effective = None if change.pledge.pk not in before else (change.effective_on or timezone.localdate())
+            revisions.append(PledgeRevision(pledge=change.pledge, effective_on=effective, recorded_at=self.now,
+                                            **vars(figures)))
+        PledgeRevision.objects.bulk_create(revisions, batch_size=BATCH)
+
+
+def earliest_events(pledge_ids):
+    """{pledge id: date of its first status event}, in bulk."""
+    found = {}
+    for chunk in _chunks(pledge_ids):
+        found.update(StatusEvent.objects.filter(pledge_id__in=chunk).values("pledge_id").annotate(
+            first=Min("occurred_on")).values_list("pledge_id", "first"))
+    return found

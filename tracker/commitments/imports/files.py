@@ -37,12 +37,15 @@ def cell(value):
 
 
 class Table:
-    """Rows of one sheet under its header. `rows` yields (row number, {column: cell})."""
+    """Rows of one sheet under its header. `rows` yields (row number, {column: cell}); with `fold`, column
+    names are case-folded (a dataset's later releases may change the case of a header)."""
 
-    def __init__(self, header, rows, header_line):
+    def __init__(self, header, rows, header_line, fold=False):
         self.columns = {}
         for index, name in enumerate(header):
             name = column_name(name)
+            if fold:
+                name = name.casefold()
             if name and name not in self.columns:  # a repeated header keeps its first column
                 self.columns[name] = index
         self._rows = rows
@@ -55,8 +58,9 @@ class Table:
                 yield line, values
 
 
-def read(data, filename, required):
-    """The first sheet (and header row within it) that has every column in `required`."""
+def read(data, filename, required, fold=False):
+    """The first sheet (and header row within it) that has every column in `required`, wherever they stand.
+    With `fold`, names are compared case-insensitively."""
     if data[:4] == XLSX_MAGIC or filename.lower().endswith((".xlsx", ".xlsm")):
         sheets = _xlsx_sheets(data)
     else:
@@ -65,10 +69,10 @@ def read(data, filename, required):
     for rows in sheets:
         rows = iter(rows)
         for line, cells in rows:
-            names = {column_name(c) for c in cells}
-            missing = [name for name in required if name not in names]
+            names = {column_name(c).casefold() if fold else column_name(c) for c in cells}
+            missing = [name for name in required if (name.casefold() if fold else name) not in names]
             if not missing:
-                return Table(cells, rows, line)
+                return Table(cells, rows, line, fold)
             if best_missing is None or len(missing) < len(best_missing):
                 best_missing = missing
             if line >= HEADER_SEARCH_ROWS:

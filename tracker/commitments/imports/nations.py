@@ -58,9 +58,10 @@ class NationIndex:
         if nation.country:
             self.by_code[nation.country.code] = nation
 
-    def resolve(self, name, code=""):
+    def resolve(self, name, code="", kind="", pass_through=None):
         """The Nation for a donor name (and optional ISO code); a new unsaved one if it is a known country
-        or body not yet in the tracker. Raises LookupError with a message naming the donor otherwise."""
+        or body not yet in the tracker, or a body of the given `kind` (not a state). Raises LookupError with a
+        message naming the donor otherwise."""
         code = (code or "").strip().upper()
         if code:
             if code in self.by_code:
@@ -83,8 +84,10 @@ class NationIndex:
             return self.by_key.get(_key(target.name)) or self._new_body(target)
         if target:
             return self.by_code.get(target) or self._new_state(target, name)
+        if kind and kind != NationKind.STATE:
+            return self._new_body(Body(" ".join(name.split())[:200], kind, bool(pass_through)))
         raise LookupError(f"no nation, country or known body is called “{name}”: add it in the admin first, "
-                          "or give its ISO code")
+                          "give its ISO code, or (for a body that is not a state) its nation_kind")
 
     def _new_state(self, code, name):
         name = " ".join((name or "").split()) or str(countries.name(code)) or code

@@ -40,14 +40,35 @@ class SourceRef:
         return ("url", self.url) if self.url else ("title", self.title.casefold())
 
 
+# A status event citing the imported file itself (a dataset's delivery figures that name no other source).
+THE_FILE = SourceRef(title="(the imported file)")
+
+
+@dataclass
+class ItemRef:
+    """An item line as a file gives it: what, how many pledged (or undisclosed), at what unit price."""
+
+    name: str
+    item_type: str = ""
+    sub_type: str = ""
+    quantity: Decimal | None = None
+    undisclosed: bool = False
+    unit_price: Decimal | None = None
+    unit_price_currency: str = ""
+
+
 @dataclass
 class StatusRef:
+    """A status event as a file gives it. `item_units`, if not None, is what it reports delivered of the row's
+    items: [(index in PledgeRow.items, units or None, undisclosed)]."""
+
     status: str
     occurred_on: datetime.date
     source: SourceRef
     delivered_quantity: Decimal | None = None
     delivered_eur: Decimal | None = None
     note: str = ""
+    item_units: list | None = None
 
 
 @dataclass
@@ -57,17 +78,33 @@ class PledgeRow:
     coalition: str = ""
     nation: str = ""
     nation_code: str = ""
+    nation_kind: str = ""  # for a body the tracker does not know yet (empty: a state, found by name or code)
+    nation_pass_through: bool | None = None
     fields: dict = field(default_factory=dict)  # Pledge model fields
     objectives: list | None = None  # None: the file does not say, so leave them as they are
     sources: list | None = None
-    status: StatusRef | None = None
+    items: list | None = None  # ItemRefs; None: the file does not say
+    events: list = field(default_factory=list)  # StatusRefs, in date order
     errors: list = field(default_factory=list)  # (line, column, message)
     notes: list = field(default_factory=list)  # what an editor should know, e.g. a fallback valuation
+    third_party: bool = False  # a dataset's release, imported as it stands (delivery beyond pledge: a note)
+    reports_deliveries: bool = False
 
     def error(self, column, message, line=None):
         error = (line or self.line, column, message)
         if error not in self.errors:
             self.errors.append(error)
+
+
+@dataclass
+class Sheet:
+    """What a format reader found in a file: its pledge rows, notes and errors on the file as a whole, and how
+    many rows it skipped."""
+
+    rows: list
+    notes: list = field(default_factory=list)
+    errors: list = field(default_factory=list)  # what stops the whole file (the rows are still checked)
+    skipped: int = 0
 
 
 def parse_cells(row, line, values, parsers):

@@ -11,11 +11,12 @@ from decimal import Decimal
 
 from openpyxl import Workbook
 
-from ..models import DatePrecision, Disclosure, PledgeKind, Status, Valuation
+from ..models import DatePrecision, Disclosure, NationKind, PledgeKind, Status, Valuation
 from . import files
 from .rows import (
     CellError,
     PledgeRow,
+    Sheet,
     SourceRef,
     StatusRef,
     boolean,
@@ -36,6 +37,10 @@ COLUMNS = {
     "nation": "Who pledges: a name, an ISO 3166-1 code or a known alias (United States, Czech Republic, "
               "EU (Commission and Council), European Peace Facility). Required.",
     "nation_code": "ISO 3166-1 alpha-2 code, e.g. GB. Optional; when given it decides the nation.",
+    "nation_kind": "For a contributor the tracker does not know yet that is not a state: eu_institution, fund, "
+                   "alliance or other (it is then created with that name). Empty: a state.",
+    "nation_pass_through": "yes for such a body funded by other contributors (e.g. the European Peace Facility), "
+                           "left out of totals so its money is not counted twice.",
     "kind": "military, financial, humanitarian, personnel, training, logistical or expertise. Required.",
     "description": "What is pledged, in words. Required.",
     "quantity": "How many units, e.g. 4000. Empty when there is none or it is undisclosed.",
@@ -77,6 +82,8 @@ PARSERS = {
     "coalition": lambda v: text(v, 200),
     "nation": lambda v: text(v, 200),
     "nation_code": lambda v: text(v, 2).upper(),
+    "nation_kind": choice([c for c in NationKind.choices]),
+    "nation_pass_through": boolean,
     "kind": choice(PledgeKind.choices),
     "description": text,
     "quantity": decimal,
@@ -118,7 +125,7 @@ def spreadsheet_safe(value):
 
 
 def _unquote(value):
-    if value[:1] == "'" and isinstance(value, str) and value[1:].startswith(FORMULA_STARTS):
+    if isinstance(value, str) and value[:1] == "'" and value[1:].startswith(FORMULA_STARTS):
         return value[1:]
     return value
 
@@ -130,7 +137,7 @@ def source_ref(value):
     return SourceRef(title=value)
 
 
-def read(data, filename):
+def read(data, filename, release_date=None):
     table = files.read(data, filename, REQUIRED)
     unknown = [name for name in table.columns if name not in COLUMNS and name not in EXPORT_ONLY]
     if unknown:
@@ -138,7 +145,7 @@ def read(data, filename):
             "Unknown column(s): " + ", ".join(f"“{name}”" for name in unknown)
             + ". The template's columns are: " + ", ".join(COLUMNS) + ".")
     parsers = {column: PARSERS[column] for column in table.columns if column in PARSERS}
-    return [parse_row(line, values, parsers) for line, values in table]
+    return Sheet([parse_row(line, values, parsers) for line, values in table])
 
 
 def parse_row(line, values, parsers=PARSERS):
@@ -152,6 +159,8 @@ def parse_row(line, values, parsers=PARSERS):
     row.coalition = cells.get("coalition", "")
     row.nation = cells.get("nation", "")
     row.nation_code = cells.get("nation_code", "")
+    row.nation_kind = cells.get("nation_kind") or ""
+    row.nation_pass_through = cells.get("nation_pass_through")
     for name in PLEDGE_FIELDS:
         if name in cells:
             value = cells[name]
@@ -177,8 +186,8 @@ def _parse_status(row, cells):
     if not source:
         row.error("status_source", "is required with a status")
     if on and source:
-        row.status = StatusRef(status=status, occurred_on=on, source=source_ref(source),
-                               delivered_quantity=delivered[0], delivered_eur=delivered[1])
+        row.events.append(StatusRef(status=status, occurred_on=on, source=source_ref(source),
+                                    delivered_quantity=delivered[0], delivered_eur=delivered[1]))
 
 
 # Export
@@ -210,6 +219,8 @@ def export_rows(pledges):
             "coalition": pledge.coalition.name,
             "nation": pledge.nation.name,
             "nation_code": pledge.nation.code,
+            "nation_kind": "" if pledge.nation.kind == NationKind.STATE else pledge.nation.kind,
+            "nation_pass_through": pledge.nation.is_pass_through if pledge.nation.is_pass_through else None,
             **{name: getattr(pledge, name) for name in PLEDGE_FIELDS},
             "objectives": join_list(o.title for o in pledge.objectives.all()),
             "sources": join_list(_source_cell(s) for s in sorted(pledge.sources.all(), key=lambda s: s.pk)),

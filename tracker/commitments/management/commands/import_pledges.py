@@ -1,4 +1,7 @@
-"""manage.py import_pledges FILE [--format kiel] --user NAME [--publish] [--dry-run] [--coalition SLUG]"""
+"""manage.py import_pledges FILE [--format kiel] --user NAME [--publish] [--dry-run] [--coalition NAME]
+[--release-date YYYY-MM-DD]"""
+import argparse
+import datetime
 import sys
 from pathlib import Path
 
@@ -31,8 +34,13 @@ class Command(BaseCommand):
         parser.add_argument("file")
         parser.add_argument("--format", choices=sorted(importer.FORMATS), default="template")
         parser.add_argument("--user", required=True, help="The editor or reviewer the changes are attributed to.")
-        parser.add_argument("--coalition", help="Slug of the coalition for rows that name none "
-                                                "(default: the first coalition).")
+        parser.add_argument("--coalition", help="Slug or name of the coalition for rows that name none (default: "
+                                                "the first coalition); a name the tracker does not know creates "
+                                                "that coalition.")
+        parser.add_argument("--release-date", type=_date, help="A dataset release's date, YYYY-MM-DD: its deliveries "
+                                                               "(which Kiel does not date) and changed figures count "
+                                                               "from that day. Required when the file reports "
+                                                               "deliveries.")
         parser.add_argument("--publish", action="store_true", help="Publish the imported pledges (reviewers).")
         parser.add_argument("--dry-run", action="store_true", help="Check and report, write nothing.")
         parser.add_argument("--no-progress", action="store_true", help="No progress bars.")
@@ -46,16 +54,19 @@ class Command(BaseCommand):
             raise CommandError(f"“{options['user']}” is not an active editor or reviewer account.")
         coalition = None
         if options["coalition"]:
-            coalition = Coalition.objects.filter(slug=options["coalition"]).first()
-            if coalition is None:
-                raise CommandError(f"No coalition with the slug “{options['coalition']}”.")
+            name = options["coalition"]
+            coalition = (Coalition.objects.filter(slug=name).first() or Coalition.objects.filter(name=name).first()
+                         or name)
         progress = Bars(enabled=not options["no_progress"] and options["verbosity"] > 0)
         try:
             report = importer.import_file(
                 path.read_bytes(), path.name, fmt=options["format"], user=user, coalition=coalition,
-                publish=options["publish"], dry_run=options["dry_run"], progress=progress)
+                publish=options["publish"], dry_run=options["dry_run"], progress=progress,
+                release_date=options["release_date"])
         except PermissionDenied as exc:
             raise CommandError(str(exc)) from exc
+        for note in report.notes:
+            self.stdout.write(f"note: {note}")
         for outcome in report.outcomes:
             for note in outcome.notes:
                 self.stdout.write(f"line {outcome.line} ({outcome.key}): note: {note}")
@@ -66,3 +77,10 @@ class Command(BaseCommand):
             raise CommandError(f"{len(report.errors)} problem(s) in {path.name}: nothing was imported.")
         verb = "Would import" if options["dry_run"] else "Imported"
         self.stdout.write(self.style.SUCCESS(f"{verb} {path.name}: {report.summary()}."))
+
+
+def _date(value):
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"“{value}” is not a date as YYYY-MM-DD") from None
