@@ -1,4 +1,5 @@
-"""Summaries: totals by nation, objective, kind, status and month; overall totals; pledged vs delivered.
+"""Summaries: totals by nation, objective, kind, status and month; overall totals; pledged vs delivered; units of
+equipment by item type.
 
 Each is cached under a key holding the data version (bumped by every write), so a repeated read runs no
 aggregate query and a write shows on the very next read. Every figure says which stage it counts, how
@@ -8,59 +9,88 @@ from urllib.parse import urlencode
 
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers as drf
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tracker.commitments import selectors, summaries
+from tracker.commitments.filters import InvalidQuery, select
 
 from .conditional import ConditionalGetMixin
 from .exports import attach_filename
-from .filters import PledgeFilter, applied_filters, parse_as_of
 from .permissions import ReadOnly, is_staff_reader
 
 
-class StageSerializer(drf.Serializer):
+class FigureSerializer(drf.Serializer):
+    eur = drf.DecimalField(max_digits=20, decimal_places=2, allow_null=True,
+                           help_text="sum of the values known; null when none of its pledges has one (never 0 for "
+                                     "unknown)")
+    pledges = drf.IntegerField(help_text="pledges this figure counts")
+    not_valued = drf.IntegerField(help_text="of those, how many have no value, so are not in `eur`")
+    pledges_url = drf.CharField(help_text="the pledge list holding exactly the pledges counted")
+
+
+class StagesSerializer(drf.Serializer):
+    announced = FigureSerializer()
+    committed = FigureSerializer()
+    delivered = FigureSerializer()
+
+
+class GapSerializer(drf.Serializer):
     eur = drf.DecimalField(max_digits=20, decimal_places=2, allow_null=True)
-    pledges = drf.IntegerField()
+    complete = drf.BooleanField(help_text="false when a committed or delivered pledge has no value")
 
 
 class SummaryRowSerializer(drf.Serializer):
     key = drf.CharField(allow_null=True, help_text="the group: nation slug, objective slug, kind, status or month")
     label = drf.CharField(allow_null=True)
-    pledges = drf.IntegerField(help_text="pledges summed in this row")
-    announced = StageSerializer()
-    committed = StageSerializer()
-    delivered = StageSerializer()
-    delivery_gap_eur = drf.DecimalField(max_digits=20, decimal_places=2, allow_null=True,
-                                        help_text="committed minus delivered")
-    firm_eur = drf.DecimalField(max_digits=20, decimal_places=2, allow_null=True)
-    conditional_eur = drf.DecimalField(max_digits=20, decimal_places=2, allow_null=True)
-    conditional_pledges = drf.IntegerField()
-    pledges_url = drf.CharField(help_text="the filtered pledge list this row sums")
-    extra = drf.DictField(required=False, help_text="per grouping: GDP share and per capita (nation), coverage "
-                                                    "of the target (objective), cumulative totals (month)")
+    pledges = drf.IntegerField(help_text="every pledge in this row, whatever its stage")
+    pass_through = drf.IntegerField(help_text="pledges by pass-through bodies: listed, never counted in a stage")
+    pledges_url = drf.CharField(help_text="the pledge list of this row")
+    firm = StagesSerializer(help_text="unconditional pledges, by stage")
+    conditional = StagesSerializer(help_text="conditional pledges, by stage: never inside the firm figures")
+    delivery_gap = GapSerializer(help_text="firm value committed minus firm value delivered")
+    extra = drf.DictField(required=False, help_text="per grouping: GDP share and per capita of firm pledges "
+                                                    "(nation), coverage of the target by firm pledges and what "
+                                                    "conditional ones would add (objective)")
+
+
+class ItemRowSerializer(drf.Serializer):
+    key = drf.CharField(help_text="item sub-type, e.g. Main Battle Tank (MBT)")
+    label = drf.CharField()
+    item_type = drf.CharField(help_text="its category, e.g. Heavy weapon")
+    items = drf.IntegerField(help_text="item lines summed")
+    units_pledged = drf.DecimalField(max_digits=20, decimal_places=2, allow_null=True,
+                                     help_text="units of the item lines whose number is given")
+    items_undisclosed = drf.IntegerField(help_text="item lines whose units are undisclosed (not in units_pledged)")
+    items_not_given = drf.IntegerField(help_text="item lines with no number at all")
+    units_delivered = drf.DecimalField(max_digits=20, decimal_places=2, allow_null=True,
+                                       help_text="units reported delivered by the as-of date")
+    items_delivered = drf.IntegerField()
+    items_delivered_undisclosed = drf.IntegerField()
+    pledges_url = drf.CharField()
 
 
 class SummarySerializer(drf.Serializer):
     grouping = drf.CharField()
     as_of = drf.DateField(allow_null=True)
+    valuation = drf.ChoiceField(choices=["ecb", "source"])
     stages = drf.DictField(child=drf.CharField())
     filters = drf.DictField(child=drf.CharField())
     results = SummaryRowSerializer(many=True)
 
 
 def api_link(query):
-    """The API pledge list that a summary row sums."""
+    """The API pledge list that a summary figure sums."""
     return reverse("api:pledge-list") + ("?" + urlencode(query) if query else "")
 
 
 SUMMARY_PARAMS = [
     OpenApiParameter("format", OpenApiTypes.STR, enum=["json", "csv", "xlsx"]),
-    OpenApiParameter("year", OpenApiTypes.INT, description="by-nation: GDP and population of this year "
-                                                           "(default: each nation's latest on record)"),
+    OpenApiParameter("year", OpenApiTypes.INT, description="by-nation: GDP and population of this year, 1900 to "
+                                                           "2100 (default: each nation's latest on record)"),
 ]
 
 
@@ -74,27 +104,26 @@ class SummaryView(ConditionalGetMixin, APIView):
         params = request.query_params.copy()
         params.pop("format", None)
         year = params.pop("year", [None])[-1]
-        if year is not None and not (year.isdigit() and 1900 <= int(year) <= 2200):
-            raise ValidationError({"year": "A year from 1900 to 2200."})
-        as_of, filterset = None, None
-        if params:
-            as_of = parse_as_of(params)
-            filterset = PledgeFilter(params, request=request,
-                                     queryset=selectors.with_state(selectors.visible_pledges(request.user), as_of))
-            if not filterset.is_valid():
-                raise ValidationError(filterset.errors)
+        if year is not None and not (year.isascii() and year.isdigit() and 1900 <= int(year) <= 2100):
+            raise ValidationError({"year": "A year from 1900 to 2100."})
+        try:
+            selection = select(params, selectors.visible_pledges(request.user))
+        except InvalidQuery as error:
+            raise ValidationError(error.errors) from None
         audience = "staff" if is_staff_reader(request.user) else "public"
         key = summaries.cache_key(self.data_version, "api", self.grouping, audience, params.lists(), year)
-
-        def build():
-            if filterset is not None:
-                pledges = filterset.qs
-                filters = {k: v for k, v in applied_filters(filterset).items() if k != "as_of"}
-            else:
-                pledges, filters = selectors.visible_pledges(request.user), {}
-            return summaries.build_summary(pledges, self.grouping, filters, as_of, api_link,
-                                           int(year) if year else None)
-
-        document = summaries.cached(key, build)  # self.data_version was read once, also for the ETag
+        document = summaries.cached(key, lambda: summaries.build_summary(
+            selection, self.grouping, api_link, int(year) if year else None))
         response = Response(document)
         return attach_filename(response, f"summary-{self.grouping}", request.query_params.get("format"))
+
+
+class ItemSummaryView(SummaryView):
+    grouping = "item"
+
+    @extend_schema(parameters=SUMMARY_PARAMS, responses={200: inline_serializer(
+        "ItemSummary", {"grouping": drf.CharField(), "as_of": drf.DateField(allow_null=True),
+                        "filters": drf.DictField(child=drf.CharField()), "results": ItemRowSerializer(many=True)}),
+        400: OpenApiResponse(description="Unknown query parameter or bad value, named")})
+    def get(self, request):
+        return super().get(request)

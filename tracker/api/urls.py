@@ -32,6 +32,7 @@ urlpatterns = [
              summaries.SummaryView.as_view(grouping=g), name=f"summary-{g}")
         for g in SUMMARIES
     ],
+    path("summaries/by-item-type/", summaries.ItemSummaryView.as_view(), name="summary-item"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     re_path(r"^.*$", not_found),

@@ -610,11 +610,12 @@ def delivery_beyond_pledge(pledge, delivered_quantity, delivered_eur):
     at the higher of its two valuations (ours and the source's own EUR figure), which may differ by the rate."""
     found = {}
     if exceeds(delivered_quantity, pledge.quantity):
-        found["delivered_quantity"] = (f"{delivered_quantity} delivered exceeds the pledged quantity "
-                                       f"({pledge.quantity} {pledge.unit}).")
+        found["delivered_quantity"] = (f"{delivered_quantity:,} delivered exceeds the pledged quantity "
+                                       f"({pledge.quantity:,} {pledge.unit}).")
     values = [v for v in (pledge.eur_value, pledge.source_eur_value) if v is not None]
     if values and exceeds(delivered_eur, max(values)):
-        found["delivered_eur"] = f"EUR {delivered_eur} delivered exceeds the pledged value (EUR {max(values)})."
+        found["delivered_eur"] = (f"EUR {delivered_eur:,.2f} delivered exceeds the pledged value "
+                                  f"(EUR {max(values):,.2f}).")
     return found
 
 

@@ -1,44 +1,86 @@
-"""Reads and totals. Pages, the admin and the API call these, so each figure is computed in one place."""
+"""Reads and totals. Pages, the admin and the API call these, so each figure is computed in one place.
+
+A pledge's state on a day (stage, deliveries, figures) is read from its stored periods (timeline.py derives
+them): `with_state` joins each pledge to the period in force on the day asked for, and every total, list and
+filter reads the state from there. Stages, what counts towards them and what each figure sums are declared
+once here (STAGES, stage_q, COUNTED) and used by the summaries and by the pledge list's filters alike, so a
+figure's list holds exactly the pledges it sums.
+"""
 import datetime
-from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Count, F, OuterRef, Q, Subquery, Sum, Value
-from django.db.models.functions import Coalesce, TruncMonth
+from django.db.models import Count, F, FilteredRelation, Q, Sum
+from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
-from .models import Coalition, DataVersion, NationFigures, Pledge, Status, StatusEvent
+from . import timeline
+from .models import (
+    Coalition,
+    DataVersion,
+    ItemDelivery,
+    NationFigures,
+    Pledge,
+    PledgeItem,
+    PledgePeriod,
+    Status,
+)
 
-# Stages a total can count, from the loosest to the firmest. "Delivered" sums delivered amounts.
-ANNOUNCED_OR_LATER = [s for s in Status if s not in (Status.UNVERIFIED, Status.CANCELLED, Status.SUPERSEDED)]
-COMMITTED_OR_LATER = [Status.COMMITTED, Status.ALLOCATED, Status.PARTIALLY_DELIVERED, Status.DELIVERED]
+ANNOUNCED_OR_LATER = [s.value for s in Status if s not in (Status.UNVERIFIED, Status.CANCELLED, Status.SUPERSEDED)]
+COMMITTED_OR_LATER = [Status.COMMITTED.value, Status.ALLOCATED.value, Status.PARTIALLY_DELIVERED.value,
+                      Status.DELIVERED.value]
+DELIVERING = [Status.PARTIALLY_DELIVERED.value, Status.DELIVERED.value]
+
+# What each stage counts, in order; every summary figure is one of these, for firm or conditional pledges.
+STAGES = {
+    "announced": "Pledges announced or further along: not unverified, cancelled or superseded. Valued at their "
+                 "EUR value.",
+    "committed": "Pledges committed, allocated, or (partially) delivered. Valued at their EUR value.",
+    "delivered": "Pledges with deliveries reported (partially delivered or delivered, or any delivered figure). "
+                 "Valued at the EUR value reported delivered.",
+}
+STAGE_DEFINITIONS = STAGES
+COMMITMENTS = {"firm": False, "conditional": True}
+VALUATIONS = {"ecb": "eur_value", "source": "source_eur_value"}
+
+# Pledges by pass-through bodies (e.g. the European Peace Facility) are funded by other contributors: counting
+# them too would count the same money twice. They are listed, but no stage total counts them.
+COUNTED = Q(nation__is_pass_through=False)
+
+STATE_FIELDS = ["status", "is_conditional", "eur_value", "source_eur_value", "delivered_eur", "quantity", "unit",
+                "quantity_undisclosed", "delivered_quantity"]
 
 
-@dataclass(frozen=True)
-class PledgeState:
-    status: str
-    delivered_quantity: Decimal | None
-    delivered_eur: Decimal | None
+def stage_q(stage, prefix="state_"):
+    """Pledges (or, with prefix "", periods) at `stage` or further along: the one definition of each stage."""
+    status = f"{prefix}status__in"
+    if stage == "announced":
+        return Q(**{status: ANNOUNCED_OR_LATER})
+    if stage == "committed":
+        return Q(**{status: COMMITTED_OR_LATER})
+    if stage == "delivered":
+        return (Q(**{status: DELIVERING}) | Q(**{f"{prefix}delivered_eur__gt": 0})
+                | Q(**{f"{prefix}delivered_quantity__gt": 0}))
+    raise ValueError(f"Unknown stage {stage!r}")
+
+
+def figure_q(stage, commitment, prefix="state_"):
+    """What one figure sums: counted pledges at `stage`, firm or conditional."""
+    return stage_q(stage, prefix) & Q(**{f"{prefix}is_conditional": COMMITMENTS[commitment]})
+
+
+def stage_value(stage, valuation="ecb", prefix="state_"):
+    """The field a stage's figure adds up: the pledged value, or (delivered) the value reported delivered."""
+    return f"{prefix}delivered_eur" if stage == "delivered" else prefix + VALUATIONS[valuation]
 
 
 def pledge_state(events, as_of=None):
-    """A pledge's status and cumulative deliveries from its status events, optionally as they stood on `as_of`.
+    """A pledge's status and cumulative deliveries from its status events (see timeline.stage_on)."""
+    return timeline.stage_on(events, as_of)
 
-    The latest event (by date, then by order of recording) sets the status; delivered figures are the
-    latest ones any event reported. With no event the pledge is "unverified": not yet rated.
-    """
-    state = PledgeState(Status.UNVERIFIED, None, None)
-    ordered = sorted(events, key=lambda e: (e.occurred_on, e.pk or 0))
-    for event in ordered:
-        if as_of is not None and event.occurred_on > as_of:
-            break
-        state = PledgeState(
-            event.status,
-            event.delivered_quantity if event.delivered_quantity is not None else state.delivered_quantity,
-            event.delivered_eur if event.delivered_eur is not None else state.delivered_eur,
-        )
-    return state
+
+def today():
+    return timezone.localdate()
 
 
 def can_see_drafts(user):
@@ -76,87 +118,161 @@ def default_coalition():
     return Coalition.objects.order_by("created_at", "id").first()
 
 
-def with_state(pledges, as_of=None):
-    """Annotate each pledge's stage and deliveries, today or as they stood on `as_of` (from its status events).
-
-    Adds state_status, state_delivered_eur and state_delivered_quantity. With `as_of`, pledges announced
-    later (or on an unknown date) are left out: they were not yet pledged.
-    """
+def period_on_q(as_of, prefix=""):
+    """Periods in force on `as_of` (None: today's state, the period with no end)."""
     if as_of is None:
-        return pledges.annotate(
-            state_status=F("status"),
-            state_delivered_eur=F("delivered_eur"),
-            state_delivered_quantity=F("delivered_quantity"),
-        )
-    events = StatusEvent.objects.filter(pledge=OuterRef("pk"), occurred_on__lte=as_of).order_by("-occurred_on", "-id")
-    return pledges.filter(announced_on__lte=as_of).annotate(
-        state_status=Coalesce(Subquery(events.values("status")[:1]), Value(Status.UNVERIFIED.value)),
-        state_delivered_eur=Subquery(events.exclude(delivered_eur=None).values("delivered_eur")[:1]),
-        state_delivered_quantity=Subquery(events.exclude(delivered_quantity=None).values("delivered_quantity")[:1]),
-    )
+        return Q(**{f"{prefix}valid_to__isnull": True})
+    return (Q(**{f"{prefix}valid_from__lte": as_of})
+            & (Q(**{f"{prefix}valid_to__isnull": True}) | Q(**{f"{prefix}valid_to__gt": as_of})))
 
 
-# What each stage counts; every summary row carries these, with how many pledges each sums.
-STAGE_DEFINITIONS = {
-    "announced": "EUR value of pledges announced or further along (not unverified, cancelled or superseded)",
-    "committed": "EUR value of pledges committed, allocated or (partially) delivered",
-    "delivered": "EUR value reported delivered by status events",
-}
+def with_state(pledges, as_of=None):
+    """The pledges that count on `as_of` (None: today), each with its state that day from its period:
+    state_status, state_is_conditional, state_eur_value, state_source_eur_value, state_delivered_eur,
+    state_quantity, state_unit, state_quantity_undisclosed and state_delivered_quantity.
+
+    On a past day, pledges not yet announced then (or with no known date at all) are left out."""
+    if "state_status" in pledges.query.annotations:
+        return pledges
+    return pledges.annotate(
+        state=FilteredRelation("periods", condition=period_on_q(as_of, "periods__"))
+    ).filter(state__isnull=False).annotate(**{f"state_{name}": F(f"state__{name}") for name in STATE_FIELDS})
 
 
-def _stage_aggregates():
-    announced = Q(state_status__in=ANNOUNCED_OR_LATER)
-    committed = Q(state_status__in=COMMITTED_OR_LATER)
-    return {
-        "pledges": Count("id", distinct=True),
-        "nations": Count("nation", distinct=True),
-        "announced_eur": Sum("eur_value", filter=announced),
-        "announced_pledges": Count("id", filter=announced, distinct=True),
-        "committed_eur": Sum("eur_value", filter=committed),
-        "committed_pledges": Count("id", filter=committed, distinct=True),
-        "delivered_eur": Sum("state_delivered_eur"),
-        "delivered_pledges": Count("id", filter=Q(state_delivered_eur__gt=0), distinct=True),
-        "firm_eur": Sum("eur_value", filter=announced & Q(is_conditional=False)),
-        "conditional_eur": Sum("eur_value", filter=announced & Q(is_conditional=True)),
-        "conditional_pledges": Count("id", filter=Q(is_conditional=True), distinct=True),
-    }
+def undated_count(pledges):
+    """How many of these pledges have no known date and no status event: they count today, on no past day."""
+    return pledges.filter(periods__valid_from__isnull=True).count()
+
+
+def _figure_aggregates(valuation, prefix="state_", counted=COUNTED):
+    aggregates = {}
+    for commitment in COMMITMENTS:
+        for stage in STAGES:
+            where = figure_q(stage, commitment, prefix) & counted
+            value = stage_value(stage, valuation, prefix)
+            aggregates[f"{commitment}_{stage}_pledges"] = Count("id", filter=where)
+            aggregates[f"{commitment}_{stage}_eur"] = Sum(value, filter=where)
+            aggregates[f"{commitment}_{stage}_valued"] = Count(value, filter=where)
+    return aggregates
+
+
+def _quantity_aggregates():
+    """Objective coverage in units: announced pledges whose unit is the target's, known and undisclosed."""
+    aggregates = {}
+    matching = stage_q("announced") & COUNTED & Q(state_unit=F("objectives__target_unit"))
+    for commitment, conditional in COMMITMENTS.items():
+        where = matching & Q(state_is_conditional=conditional)
+        aggregates[f"{commitment}_quantity"] = Sum("state_quantity", filter=where)
+        aggregates[f"{commitment}_quantified"] = Count("state_quantity", filter=where)
+        aggregates[f"{commitment}_undisclosed"] = Count("id", filter=where & Q(state_quantity_undisclosed=True))
+    return aggregates
 
 
 GROUPINGS = {
-    "nation": ["nation__slug", "nation__name", "nation__country", "nation__kind", "nation__is_example"],
+    "totals": [],
+    "nation": ["nation__slug", "nation__name", "nation__country", "nation__kind", "nation__is_example",
+               "nation__is_pass_through"],
     "objective": ["objectives__slug", "objectives__title", "objectives__is_example", "objectives__target_eur",
-                  "objectives__target_quantity",
-                  "objectives__target_unit"],
+                  "objectives__target_quantity", "objectives__target_unit", "objectives__position"],
     "kind": ["kind"],
     "status": ["state_status"],
-    "month": ["month"],
 }
 
 
-def summarize(pledges, by=None, as_of=None):
-    """Totals of a pledge queryset, overall (`by=None`) or per nation, objective, kind, status or month.
+def summarize(pledges, by="totals", valuation="ecb"):
+    """Totals of pledges already read `with_state`, overall or per nation, objective, kind or status.
 
-    Pass-through bodies are left out, so money routed through them is not counted twice. A pledge towards
-    several objectives counts in full towards each of them.
-    """
-    if "state_status" not in pledges.query.annotations:
-        pledges = with_state(pledges, as_of)
-    pledges = pledges.filter(nation__is_pass_through=False)
-    if by is None:
-        return pledges.aggregate(**_stage_aggregates())
-    if by == "month":
-        pledges = pledges.exclude(announced_on=None).annotate(month=TruncMonth("announced_on"))
+    Each row holds, for firm and for conditional pledges and for each stage, how many pledges it counts, the
+    sum of their known values and how many of them have one; plus `pledges` (every pledge in the row) and
+    `pass_through` (listed, never counted). A pledge towards several objectives counts in full towards each."""
+    aggregates = {"pledges": Count("id"), "pass_through": Count("id", filter=~COUNTED),
+                  **_figure_aggregates(valuation)}
+    if by == "totals":
+        return [pledges.aggregate(**aggregates, nations=Count("nation", distinct=True))]
     if by == "objective":
         pledges = pledges.exclude(objectives=None)
-        extra = {"objective_quantity": Sum("quantity", filter=Q(unit=F("objectives__target_unit"))
-                                           & Q(state_status__in=ANNOUNCED_OR_LATER))}
-    else:
-        extra = {}
-    fields = GROUPINGS[by]
-    rows = pledges.values(*fields).annotate(**_stage_aggregates(), **extra)
-    order = {"month": ["month"], "nation": ["-announced_eur", "nation__name"]}.get(by, fields[:1])
-    rows = rows.order_by(*[F(f[1:]).desc(nulls_last=True) if f.startswith("-") else f for f in order])
+        aggregates.update(_quantity_aggregates())
+    rows = pledges.values(*GROUPINGS[by]).annotate(**aggregates).order_by()
     return list(rows)
+
+
+def timeline_rows(pledges, state_q=Q(), valuation="ecb", end=None):
+    """Month by month, the totals as they stood at each month's end (the last month: on `end`, default today).
+
+    `pledges` are the pledges in view (filtered on what does not change over time); `state_q` filters their
+    periods (stage, status, conditionality, with no prefix). Each period adds to the month it starts in and
+    leaves in the month it ends, so the running sum at a month's end is exactly the "as of" total that day.
+    Returns [(month's first day, the day its figures stand on, {aggregate: value})]."""
+    end = end or today()
+    periods = PledgePeriod.objects.filter(pledge__in=pledges.values("pk")).filter(state_q)
+    counted = Q(pledge__nation__is_pass_through=False)
+    aggregates = {"pledges": Count("id"), **_figure_aggregates(valuation, prefix="", counted=counted)}
+    starts = (periods.filter(valid_from__lte=end).annotate(month=TruncMonth("valid_from")).values("month")
+              .annotate(**aggregates).order_by())
+    ends = (periods.filter(valid_to__lte=end).annotate(month=TruncMonth("valid_to")).values("month")
+            .annotate(**aggregates).order_by())
+    changes = {}
+    for sign, rows in ((1, starts), (-1, ends)):
+        for row in rows:
+            month = _as_date(row.pop("month"))
+            into = changes.setdefault(month, {})
+            for name, value in row.items():
+                into[name] = into.get(name, 0) + sign * (value or 0)
+    if not changes:
+        return []
+    found, running = [], {}
+    month, last = min(changes), end.replace(day=1)
+    while month <= last:
+        for name, value in changes.get(month, {}).items():
+            running[name] = running.get(name, 0) + value
+        following = (month + datetime.timedelta(days=32)).replace(day=1)
+        found.append((month, min(following - datetime.timedelta(days=1), end), dict(running)))
+        month = following
+    return found
+
+
+def _as_date(value):
+    return value.date() if isinstance(value, datetime.datetime) else value
+
+
+def item_rows(pledges, by="sub_type", as_of=None):
+    """Units pledged and delivered by item type (or sub-type), for counted pledges announced or further along.
+
+    `pledges` are read with_state(as_of). Units delivered are the latest each item's status events report on or
+    before `as_of`. Returns rows with `pledged`, `items`, `undisclosed` (items whose pledged units are not
+    given), `delivered`, `delivered_items` and `delivered_undisclosed`, largest first."""
+    counted = pledges.filter(stage_q("announced") & COUNTED).values("pk")
+    items = PledgeItem.objects.filter(pledge__in=counted)
+    deliveries = ItemDelivery.objects.filter(item__in=items.values("pk"))
+    if as_of is not None:
+        deliveries = deliveries.filter(event__occurred_on__lte=as_of)
+    latest = {}
+    for item_id, units, hidden in deliveries.order_by("event__occurred_on", "event_id").values_list(
+            "item_id", "quantity", "quantity_undisclosed"):
+        latest[item_id] = (units, hidden)
+    groups = {}
+    field_name = "sub_type" if by == "sub_type" else "item_type"
+    for item_id, key, item_type, units, hidden in items.values_list("pk", field_name, "item_type", "quantity",
+                                                                     "quantity_undisclosed"):
+        key = key or "(not given)"
+        row = groups.setdefault(key, {"key": key, "item_type": item_type if by == "sub_type" else key,
+                                      "pledged": Decimal(0), "items": 0, "undisclosed": 0, "unknown": 0,
+                                      "delivered": Decimal(0), "delivered_items": 0, "delivered_undisclosed": 0})
+        row["items"] += 1
+        if units is not None:
+            row["pledged"] += units
+        elif hidden:
+            row["undisclosed"] += 1
+        else:
+            row["unknown"] += 1
+        if item_id in latest:
+            count, secret = latest[item_id]
+            row["delivered_items"] += 1
+            if count is not None:
+                row["delivered"] += count
+            elif secret:
+                row["delivered_undisclosed"] += 1
+    return sorted(groups.values(), key=lambda r: (-r["pledged"], r["key"]))
 
 
 def figures_for(nation_slugs, year=None):

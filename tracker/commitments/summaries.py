@@ -1,13 +1,17 @@
 """Summary documents: the totals every interface shows (API, reader pages, charts, downloads).
 
-Built from `selectors.summarize`, so each figure is computed in one place. Every row says which stage it
-counts, how many pledges it sums and where the pledges behind it are listed (`link` turns a filter dict
-into that URL: the API links to its pledge list, the pages to theirs). Documents are cached under a key
-holding the data version, which every write bumps: a repeated read runs no aggregate query and a write
-shows on the very next read.
+Built from the selectors, so each figure is computed in one place. Every figure is given for firm and for
+conditional pledges apart, at each stage (announced, committed, delivered), as: the sum of the values known
+(`eur`, null when none of its pledges has one, never 0 for unknown), how many pledges it counts (`pledges`),
+how many of those have no value (`not_valued`), and `pledges_url`, the pledge list holding exactly the pledges
+it counts (`link` turns a filter dict into that URL: the API links to its pledge list, the pages to theirs).
+
+Documents are cached under a key holding the data version, which every write bumps: a repeated read runs no
+aggregate query and a write shows on the very next read.
 """
 import datetime
 import hashlib
+import logging
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.cache import cache, caches
@@ -15,9 +19,14 @@ from django.core.cache import cache, caches
 from . import selectors
 from .models import Pledge, Status
 
+logger = logging.getLogger(__name__)
 CENT = Decimal("0.01")
 SUMMARY_TTL = 24 * 3600  # the version in the key, not the TTL, keeps figures fresh
-GROUPINGS = ["totals", "nation", "objective", "kind", "status", "month"]
+GROUPINGS = ["totals", "nation", "objective", "kind", "status", "month", "item"]
+COMMITMENTS = list(selectors.COMMITMENTS)
+STAGES = list(selectors.STAGES)
+STATUS_ORDER = {status.value: index for index, status in enumerate(Status)}
+KIND_ORDER = {kind.value: index for index, kind in enumerate(Pledge.Kind)}
 
 
 def money(value):
@@ -30,87 +39,168 @@ def ratio(part, whole, scale=1):
     return (Decimal(part) * scale / Decimal(whole)).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
 
 
+def figures(raw, query, link):
+    """{"firm": {stage: figure}, "conditional": {...}} from a row of selectors aggregates."""
+    out = {}
+    for commitment in COMMITMENTS:
+        out[commitment] = {}
+        for stage in STAGES:
+            counted = raw.get(f"{commitment}_{stage}_pledges") or 0
+            valued = raw.get(f"{commitment}_{stage}_valued") or 0
+            total = raw.get(f"{commitment}_{stage}_eur")
+            out[commitment][stage] = {
+                "eur": money(total if total is not None else 0) if valued else None,
+                "pledges": counted,
+                "not_valued": counted - valued,
+                "pledges_url": link({**query, "stage": stage,
+                                     "conditional": "true" if commitment == "conditional" else "false"}),
+            }
+    return out
+
+
+def delivery_gap(row):
+    """Firm value committed but not yet delivered; `complete` is false when a value it needs is unknown."""
+    committed, delivered = row["firm"]["committed"], row["firm"]["delivered"]
+    if committed["eur"] is None:
+        return {"eur": None, "complete": committed["pledges"] == 0}
+    return {"eur": committed["eur"] - (delivered["eur"] or 0),
+            "complete": committed["not_valued"] == 0 and delivered["not_valued"] == 0}
+
+
 def _row(raw, key, label, query, link):
-    committed, delivered = money(raw["committed_eur"]), money(raw["delivered_eur"])
-    return {
-        "key": key,
-        "label": label,
-        "pledges": raw["pledges"],
-        "announced": {"eur": money(raw["announced_eur"]), "pledges": raw["announced_pledges"]},
-        "committed": {"eur": committed, "pledges": raw["committed_pledges"]},
-        "delivered": {"eur": delivered, "pledges": raw["delivered_pledges"]},
-        "delivery_gap_eur": None if committed is None else committed - (delivered or 0),
-        "firm_eur": money(raw["firm_eur"]),
-        "conditional_eur": money(raw["conditional_eur"]),
-        "conditional_pledges": raw["conditional_pledges"],
-        "pledges_url": link(query),
-        "extra": {},
-    }
+    row = {"key": key, "label": label, "pledges": raw.get("pledges") or 0,
+           "pass_through": raw.get("pass_through") or 0, "pledges_url": link(query),
+           **figures(raw, query, link), "extra": {}}
+    row["delivery_gap"] = delivery_gap(row)
+    return row
 
 
-def build_summary(pledges, grouping, filters, as_of, link, year=None):
-    """The summary document for a (filtered, visible) pledge queryset."""
-    base = {k: str(v) for k, v in filters.items() if v not in (None, "")}
-    if as_of is not None:
-        base["as_of"] = as_of.isoformat()
-    if grouping == "totals":
-        rows = [_row(selectors.summarize(pledges, as_of=as_of), None, "All pledges", base, link)]
+def build_summary(selection, grouping, link, year=None):
+    """The summary document for a Selection (filters/select), by `grouping` (one of GROUPINGS)."""
+    base = {**selection.query}
+    valuation = selection.valuation
+    if grouping == "month":
+        rows = _timeline(selection, base, link)
+    elif grouping == "item":
+        rows = _items(selection, base, link)
     else:
-        rows = []
-        cumulative = {"announced_eur": Decimal(0), "committed_eur": Decimal(0), "delivered_eur": Decimal(0)}
-        raw_rows = selectors.summarize(pledges, by=grouping, as_of=as_of)
-        figures = selectors.figures_for([r["nation__slug"] for r in raw_rows], year) if grouping == "nation" else {}
-        for raw in raw_rows:
-            if grouping == "nation":
-                row = _row(raw, raw["nation__slug"], raw["nation__name"], {**base, "nation": raw["nation__slug"]},
-                           link)
-                fig = figures.get(raw["nation__slug"])
-                row["extra"] = {
-                    "code": raw["nation__country"], "kind": raw["nation__kind"],
-                    "is_example": raw["nation__is_example"],
-                    "figures_year": fig.year if fig else None,
-                    "share_of_gdp_percent": ratio(raw["announced_eur"], fig.gdp_eur, 100) if fig else None,
-                    "eur_per_capita": ratio(raw["announced_eur"], fig.population) if fig else None,
-                    "figures_source": fig.source_id if fig else None,
-                }
-            elif grouping == "objective":
-                row = _row(raw, raw["objectives__slug"], raw["objectives__title"],
-                           {**base, "objective": raw["objectives__slug"]}, link)
-                target_eur, target_quantity = raw["objectives__target_eur"], raw["objectives__target_quantity"]
-                row["extra"] = {
-                    "is_example": raw["objectives__is_example"],
-                    "target_eur": money(target_eur),
-                    "coverage_eur_percent": ratio(raw["announced_eur"], target_eur, 100),
-                    "shortfall_eur": money(max(Decimal(target_eur) - Decimal(raw["announced_eur"] or 0), 0))
-                    if target_eur is not None else None,
-                    "target_quantity": raw["objectives__target_quantity"],
-                    "target_unit": raw["objectives__target_unit"] or None,
-                    "pledged_quantity": money(raw["objective_quantity"]),
-                    "coverage_quantity_percent": ratio(raw["objective_quantity"] or 0, target_quantity, 100),
-                }
-            elif grouping == "kind":
-                row = _row(raw, raw["kind"], Pledge.Kind(raw["kind"]).label, {**base, "kind": raw["kind"]}, link)
-            elif grouping == "status":
-                row = _row(raw, raw["state_status"], Status(raw["state_status"]).label,
-                           {**base, "status": raw["state_status"]}, link)
-            else:  # month
-                month = raw["month"]
-                key = month.strftime("%Y-%m")
-                next_month = (month.replace(day=28) + datetime.timedelta(days=4)).replace(day=1)
-                row = _row(raw, key, key, {**base, "announced_after": month.isoformat(),
-                                           "announced_before": (next_month - datetime.timedelta(days=1)).isoformat()},
-                           link)
-                for name in cumulative:
-                    cumulative[name] += Decimal(raw[name] or 0)
-                row["extra"] = {f"cumulative_{name}": money(value) for name, value in cumulative.items()}
-            rows.append(row)
-    return {
+        raw_rows = selectors.summarize(selection.pledges, grouping, valuation)
+        rows = _grouped(raw_rows, grouping, base, link, year)
+    document = {
         "grouping": grouping,
-        "as_of": as_of,
-        "stages": selectors.STAGE_DEFINITIONS,
-        "filters": {k: v for k, v in base.items() if k != "as_of"},
+        "as_of": selection.as_of,
+        "valuation": valuation,
+        "stages": selectors.STAGES,
+        "filters": selection.filters,
         "results": rows,
     }
+    if grouping == "totals":
+        document["undated_pledges"] = selectors.undated_count(selection.pledges) if selection.as_of is None else 0
+    return document
+
+
+def _grouped(raw_rows, grouping, base, link, year):
+    if grouping == "totals":
+        row = _row(raw_rows[0], None, "All pledges", base, link)
+        row["extra"] = {"nations": raw_rows[0]["nations"]}
+        return [row]
+    rows = []
+    figures_by_nation = selectors.figures_for([r["nation__slug"] for r in raw_rows], year) \
+        if grouping == "nation" else {}
+    for raw in raw_rows:
+        if grouping == "nation":
+            row = _row(raw, raw["nation__slug"], raw["nation__name"], {**base, "nation": raw["nation__slug"]}, link)
+            fig = figures_by_nation.get(raw["nation__slug"])
+            firm = row["firm"]["announced"]["eur"]
+            row["extra"] = {
+                "code": raw["nation__country"], "kind": raw["nation__kind"], "is_example": raw["nation__is_example"],
+                "is_pass_through": raw["nation__is_pass_through"],
+                "figures_year": fig.year if fig else None,
+                "share_of_gdp_percent": ratio(firm, fig.gdp_eur, 100) if fig else None,
+                "eur_per_capita": ratio(firm, fig.population) if fig else None,
+                "figures_source": fig.source_id if fig else None,
+            }
+        elif grouping == "objective":
+            row = _row(raw, raw["objectives__slug"], raw["objectives__title"],
+                       {**base, "objective": raw["objectives__slug"]}, link)
+            row["extra"] = _coverage(raw, row)
+        elif grouping == "kind":
+            row = _row(raw, raw["kind"], Pledge.Kind(raw["kind"]).label, {**base, "kind": raw["kind"]}, link)
+        else:  # status
+            row = _row(raw, raw["state_status"], Status(raw["state_status"]).label,
+                       {**base, "status": raw["state_status"]}, link)
+        rows.append(row)
+    return sorted(rows, key=_order(grouping))
+
+
+def _order(grouping):
+    if grouping == "nation":  # ranked by firm value pledged; unvalued last
+        return lambda r: (r["firm"]["announced"]["eur"] is None, -(r["firm"]["announced"]["eur"] or 0), r["label"])
+    if grouping == "objective":
+        return lambda r: (r["extra"]["position"], r["label"])
+    if grouping == "status":  # the pipeline's order
+        return lambda r: STATUS_ORDER[r["key"]]
+    return lambda r: (r["firm"]["announced"]["eur"] is None, -(r["firm"]["announced"]["eur"] or 0),
+                      KIND_ORDER.get(r["key"], 0))
+
+
+def _coverage(raw, row):
+    """An objective's target and how far firm pledges cover it; what conditional ones would add; what is unknown."""
+    target_eur, target_quantity = raw["objectives__target_eur"], raw["objectives__target_quantity"]
+    firm, conditional = row["firm"]["announced"], row["conditional"]["announced"]
+    units = {}
+    for commitment in COMMITMENTS:
+        quantified = raw.get(f"{commitment}_quantified") or 0
+        units[commitment] = {
+            "quantity": money(raw.get(f"{commitment}_quantity") or 0) if quantified else None,
+            "pledges": quantified,
+            "undisclosed": raw.get(f"{commitment}_undisclosed") or 0,
+        }
+    return {
+        "is_example": raw["objectives__is_example"],
+        "position": raw["objectives__position"],
+        "target_eur": money(target_eur),
+        "coverage_eur_percent": ratio(firm["eur"], target_eur, 100),
+        "coverage_eur_complete": firm["not_valued"] == 0,
+        "conditional_would_add_eur_percent": ratio(conditional["eur"], target_eur, 100),
+        "shortfall_eur": money(max(Decimal(target_eur) - Decimal(firm["eur"] or 0), 0))
+        if target_eur is not None else None,
+        "target_quantity": money(target_quantity),
+        "target_unit": raw["objectives__target_unit"] or None,
+        "units": units,
+        "coverage_quantity_percent": ratio(units["firm"]["quantity"], target_quantity, 100),
+        "coverage_quantity_complete": units["firm"]["undisclosed"] == 0,
+        "conditional_would_add_quantity_percent": ratio(units["conditional"]["quantity"], target_quantity, 100),
+    }
+
+
+def _timeline(selection, base, link):
+    """Cumulative totals at each month's end (the last month: on the as-of day, or today)."""
+    end = selection.as_of or selectors.today()
+    rows = []
+    for month, day, raw in selectors.timeline_rows(selection.in_view, selection.state, selection.valuation, end):
+        query = {**base, "as_of": day.isoformat()}
+        row = _row(raw, month.strftime("%Y-%m"), month.strftime("%b %Y"), query, link)
+        row["as_of"] = day
+        rows.append(row)
+    return rows
+
+
+def _items(selection, base, link):
+    """Units pledged and delivered by item sub-type, for pledges announced or further along."""
+    rows = []
+    for raw in selectors.item_rows(selection.pledges, "sub_type", selection.as_of):
+        query = {**base, "item": raw["key"], "stage": "announced"}
+        rows.append({
+            "key": raw["key"], "label": raw["key"], "item_type": raw["item_type"], "items": raw["items"],
+            "units_pledged": money(raw["pledged"]) if raw["items"] > raw["undisclosed"] + raw["unknown"] else None,
+            "items_undisclosed": raw["undisclosed"], "items_not_given": raw["unknown"],
+            "units_delivered": money(raw["delivered"]) if raw["delivered_items"] > raw["delivered_undisclosed"]
+            else None,
+            "items_delivered": raw["delivered_items"], "items_delivered_undisclosed": raw["delivered_undisclosed"],
+            "pledges_url": link(query),
+        })
+    return rows
 
 
 def cache_key(data_version, interface, grouping, audience, params, year=None):
@@ -118,19 +208,30 @@ def cache_key(data_version, interface, grouping, audience, params, year=None):
     time in case a restored backup (or a rolled-back transaction) brings an old version number back."""
     version, changed_at = data_version
     stamp = changed_at.timestamp() if changed_at else 0
-    digest = hashlib.sha256(f"{interface}|{grouping}|{sorted(params)}|{year}".encode()).hexdigest()
+    today = selectors.today().isoformat()  # "today" moves at midnight even when nothing is written
+    digest = hashlib.sha256(f"{interface}|{grouping}|{sorted(params)}|{year}|{today}".encode()).hexdigest()
     return f"summary:v{version}-{stamp}:{audience}:{digest}"
 
 
 def cached(key, build):
     """This process's copy first, then the cache every worker shares, else `build()` and keep it.
 
-    Keys hold the data version, so no copy can be stale: a write changes the version and every key."""
+    Keys hold the data version, so no copy can be stale: a write changes the version and every key. The cache
+    is an optimisation: when the shared one fails (down, or its table missing) the figures are built anyway."""
     document = caches["local"].get(key)
     if document is None:
-        document = cache.get(key)
+        document = _shared(lambda: cache.get(key))
         if document is None:
             document = build()
-            cache.set(key, document, SUMMARY_TTL)
+            _shared(lambda: cache.set(key, document, SUMMARY_TTL))
         caches["local"].set(key, document, SUMMARY_TTL)
     return document
+
+
+def _shared(operation):
+    try:
+        return operation()
+    except Exception:  # noqa: BLE001 - any cache backend's failure (database, Redis, network) costs speed only
+        logger.warning("The shared cache failed; building figures without it.", exc_info=True)
+        return None
+

@@ -13,4 +13,5 @@ urlpatterns = [
     path("sources/<int:pk>/", views.source_detail, name="source"),
     path("charts/<slug:slug>/<slug:name>.svg", views.chart_svg, name="chart-svg"),
     path("embed/<slug:slug>/<slug:name>/", views.chart_embed, name="chart-embed"),
+    path("methodology/", views.methodology, name="methodology"),
 ]

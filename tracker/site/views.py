@@ -6,6 +6,7 @@ The query string carries the filters and the "as of" date, so any view can be sh
 from urllib.parse import urlencode
 
 from django.core.paginator import Paginator
+from django.db.models import Count, Sum
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -14,6 +15,7 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from tracker.commitments import selectors
 from tracker.commitments.models import (
     Coalition,
+    ItemDelivery,
     Membership,
     Nation,
     NationFigures,
@@ -25,11 +27,11 @@ from tracker.commitments.models import (
 )
 
 from . import charts
-from .query import BadQuery, select
+from .query import BadQuery, select, summary
 
 PAGE_SIZE = 50
 LISTED = 100  # pledges listed on a nation, objective or source page; the pledge list has them all
-DASHBOARD = ["totals", "nation", "objective", "kind", "status", "month"]
+DASHBOARD = ["totals", "nation", "objective", "kind", "status", "month", "item"]
 PUBLIC_HISTORY_FIELDS = [
     "description", "kind", "quantity", "unit", "quantity_undisclosed", "amount", "currency", "eur_value",
     "valuation_basis", "is_conditional", "condition", "announced_on", "announced_precision", "earmarked_from",
@@ -51,6 +53,10 @@ def downloads(selection, groupings):
     return links
 
 
+def _has_example(selection, *records):
+    return any(getattr(r, "is_example", False) for r in records) or selection.pledges.filter(is_example=True).exists()
+
+
 def dashboard(request, slug=None):
     coalition = get_object_or_404(Coalition, slug=slug) if slug else selectors.default_coalition()
     if coalition is None:
@@ -60,16 +66,17 @@ def dashboard(request, slug=None):
     except BadQuery as error:
         return bad_query(request, error)
     version = selectors.data_version()
-    documents = {grouping: selection.summary(grouping, version) for grouping in DASHBOARD}
+    documents = {grouping: summary(selection, grouping, version) for grouping in DASHBOARD}
     context = {
         "coalition": coalition,
         "selection": selection,
         "totals": documents["totals"]["results"][0],
+        "undated": documents["totals"].get("undated_pledges", 0),
         "documents": documents,
-        "stages": selectors.STAGE_DEFINITIONS,
+        "stages": selectors.STAGES,
         "downloads": downloads(selection, DASHBOARD),
         "charts": [(name, heading) for name, (_, _, heading) in charts.CHARTS.items()],
-        "has_example": coalition.is_example or selection.pledges.filter(is_example=True).exists(),
+        "has_example": _has_example(selection, coalition),
     }
     return render(request, "site/dashboard.html", context)
 
@@ -85,9 +92,10 @@ def nation_detail(request, slug):
     context = {
         "nation": nation,
         "selection": selection,
-        "totals": selection.summary("totals", version)["results"][0],
-        "by_kind": selection.summary("kind", version),
-        "downloads": downloads(selection, ["totals", "kind"]),
+        "totals": summary(selection, "totals", version)["results"][0],
+        "by_kind": summary(selection, "kind", version),
+        "items": summary(selection, "item", version),
+        "downloads": downloads(selection, ["totals", "kind", "item"]),
         "pledges": pledges,
         "memberships": Membership.objects.filter(nation=nation, is_disclosed=True).select_related(
             "coalition", "source"),
@@ -105,14 +113,14 @@ def objective_detail(request, coalition, slug):
     except BadQuery as error:
         return bad_query(request, error)
     version = selectors.data_version()
-    rows = selection.summary("objective", version)["results"]
+    rows = summary(selection, "objective", version)["results"]
     pledges = list(selection.pledges.select_related("nation").order_by("-announced_on", "-id")[:LISTED])
     context = {
         "objective": objective,
         "coalition": objective.coalition,
         "selection": selection,
         "row": next((r for r in rows if r["key"] == slug), None),
-        "by_nation": selection.summary("nation", version),
+        "by_nation": summary(selection, "nation", version),
         "downloads": downloads(selection, ["objective", "nation"]),
         "pledges": pledges,
         "lead_nations": objective.lead_nations.all(),
@@ -128,14 +136,21 @@ def pledge_list(request):
         return bad_query(request, error)
     pledges = selection.pledges.select_related("nation", "coalition").order_by("-announced_on", "-id")
     page = Paginator(pledges, PAGE_SIZE).get_page(request.GET.get("page"))
+    value = "state_source_eur_value" if selection.valuation == "source" else "state_eur_value"
+    # The list's own sums: what a figure linking here must equal.
+    sums = pledges.aggregate(eur=Sum(value), valued=Count(value), delivered=Sum("state_delivered_eur"),
+                             delivered_known=Count("state_delivered_eur"), listed=Count("id"))
+    sums["not_valued"] = sums["listed"] - sums["valued"]
     context = {
         "selection": selection,
         "page": page,
+        "sums": sums,
         "nations": Nation.objects.filter(pledges__publication="published").distinct().order_by("name"),
         "objectives": Objective.objects.filter(pledges__publication="published").distinct()
         .select_related("coalition").order_by("coalition__name", "position", "title"),
         "kinds": PledgeKind.choices,
         "statuses": Status.choices,
+        "stages": selectors.STAGES,
         "download": reverse("api:pledge-list") + "?" + selection.querystring(),
         "has_example": any(p.is_example for p in page),
     }
@@ -164,10 +179,21 @@ def pledge_detail(request, pk):
         selectors.published_pledges().select_related("nation", "coalition").prefetch_related("sources",
                                                                                              "objectives"), pk=pk
     )
-    events = pledge.status_events.select_related("source").order_by("occurred_on", "id")
+    events = list(pledge.status_events.select_related("source").order_by("occurred_on", "id"))
     first, changes = _published_history(pledge)
+    items = list(pledge.items.order_by("position", "id"))
+    latest = {}  # item id -> its latest delivery (events are in date order)
+    for delivery in ItemDelivery.objects.filter(item__pledge=pledge).select_related("event").order_by(
+            "event__occurred_on", "event_id"):
+        latest[delivery.item_id] = delivery
+    for item in items:
+        item.delivered = latest.get(item.pk)
+    difference = (abs(pledge.eur_value - pledge.source_eur_value)
+                  if pledge.eur_value is not None and pledge.source_eur_value is not None else None)
     context = {
         "pledge": pledge,
+        "items": items,
+        "difference": difference,
         "events": events,
         "first_published": first,
         "changes": changes,
@@ -198,18 +224,29 @@ def _chart(request, slug, name):
     if name not in charts.CHARTS:
         raise Http404("No such chart.")
     coalition = get_object_or_404(Coalition, slug=slug)
-    selection = select(request.GET, coalition=coalition.slug)
+    selection = select(request.GET.copy(), ignore=["layout"], coalition=coalition.slug)
     grouping, _, heading = charts.CHARTS[name]
-    return coalition, selection, grouping, heading, selection.summary(grouping, selectors.data_version())
+    document = summary(selection, grouping, selectors.data_version())
+    return coalition, selection, grouping, heading, document
+
+
+def _chart_context(request, coalition, selection, heading):
+    return charts.Context(
+        coalition.name, as_of=selection.as_of, filters=selection.filters,
+        example=_has_example(selection, coalition), link=request.build_absolute_uri, valuation=selection.valuation)
 
 
 def chart_svg(request, slug, name):
-    """The chart alone, as an SVG file (for slides, articles, or an <img>)."""
+    """The chart alone, as an SVG file (for slides, articles, or an <img>); ?layout=phone for narrow screens."""
     try:
         coalition, selection, grouping, heading, document = _chart(request, slug, name)
     except BadQuery as error:
         return bad_query(request, error)
-    response = HttpResponse(charts.render_svg(name, document), content_type="image/svg+xml")
+    layout = request.GET.get("layout", "desktop")
+    if layout not in charts.LAYOUTS:
+        return bad_query(request, BadQuery({"layout": ["desktop or phone."]}))
+    svg = charts.render_svg(name, document, _chart_context(request, coalition, selection, heading), layout)
+    response = HttpResponse(svg, content_type="image/svg+xml")
     response["Content-Disposition"] = f'inline; filename="{coalition.slug}-{name}.svg"'
     return response
 
@@ -221,11 +258,23 @@ def chart_embed(request, slug, name):
         coalition, selection, grouping, heading, document = _chart(request, slug, name)
     except BadQuery as error:
         return bad_query(request, error)
+    chart_context = _chart_context(request, coalition, selection, heading)
+    embed_url = request.build_absolute_uri(request.get_full_path())
     context = {
         "coalition": coalition, "selection": selection, "name": name, "heading": heading, "document": document,
-        "grouping": grouping, "downloads": downloads(selection, [grouping]),
-        "svg": charts.render_svg(name, document),
+        "grouping": grouping, "downloads": {k: {f: request.build_absolute_uri(u) for f, u in v.items()}
+                                            for k, v in downloads(selection, [grouping]).items()},
+        "svg": {layout: charts.render_svg(name, document, chart_context, layout) for layout in charts.LAYOUTS},
+        "example": chart_context.example,
         "page_url": request.build_absolute_uri(reverse("site:coalition", args=[coalition.slug]) + "?"
                                                + urlencode(selection.query)),
+        "snippet": f'<iframe src="{embed_url}" title="{coalition.name}: {heading}" width="100%" height="640" '
+                   'style="border:0" loading="lazy"></iframe>',
+        "absolute": request.build_absolute_uri,
     }
     return render(request, "site/embed.html", context)
+
+
+def methodology(request):
+    """How the figures are made: stages, valuation, conditionality, pass-through bodies, sources, releases."""
+    return render(request, "site/methodology.html", {"stages": selectors.STAGES})

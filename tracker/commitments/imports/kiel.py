@@ -318,6 +318,9 @@ class Package:
             row.notes.append("no valued row: not valued in this release (Kiel does not count it)")
             return
         converted = []  # (currency, amount, our EUR or None)
+        self.originals = "; ".join(f"{currency or '?'} {_number(amount)}" for _, amount, currency, _ in tranches
+                                   if amount is not None)
+        self.at_kiel_rate = False
         for line, amount, currency, kiel_eur in tranches:
             if amount is None:  # only Kiel's EUR figure
                 converted.append(("EUR", kiel_eur, kiel_eur))
@@ -340,6 +343,7 @@ class Package:
                               line)
                     return
                 converted.append(("EUR", kiel_eur, kiel_eur))
+                self.at_kiel_rate = True
                 row.notes.append(f"{currency} {_number(amount)}: no ECB rate ({exc}); valued at Kiel's EUR figure")
                 continue
             converted.append((currency, amount, valuation.to_eur(amount, rate)))
@@ -348,11 +352,15 @@ class Package:
             fields.update(amount=sum(a for _, a, _ in converted), currency=currencies.pop())
         else:
             fields.update(amount=sum(eur for _, _, eur in converted), currency="EUR")
-            parts = "; ".join(f"{c} {_number(a)}" for c, a, _ in converted)
-            row.notes.append(f"value rows in several currencies ({parts}): each converted on its own, "
+            row.notes.append(f"value rows in several currencies ({self.originals}): each converted on its own, "
                              "the pledge's amount is their sum in EUR")
         if len(converted) > 1:
             row.notes.append(f"{len(converted)} value rows summed")
+        if self.at_kiel_rate or len(currencies) > 1:
+            # Readers see the figures the source gave, not only the EUR sum they were turned into.
+            fields["description"] += (f"\n\nValue as given: {self.originals}"
+                                      + ("; valued at Kiel's EUR figure where the ECB publishes no rate"
+                                         if self.at_kiel_rate else "") + ".")
 
     def _items(self):
         items, columns = [], self.columns
@@ -374,7 +382,7 @@ class Package:
         refs = {}
         for _line, values in self.lines:
             for value in self.columns.all(values, "sources"):
-                ref = source_ref(value, self.row.key)
+                ref = source_ref(value)
                 if ref is not None and ref.key not in refs:
                     refs[ref.key] = ref
         refs = list(refs.values())
@@ -429,7 +437,7 @@ class Package:
 
     def _delivery_source(self):
         for _line, values in self.lines:
-            ref = source_ref(self.columns.get(values, "delivery_source"), self.row.key)
+            ref = source_ref(self.columns.get(values, "delivery_source"))
             if ref is not None:
                 if flag(self.columns.get(values, "official_delivery")):
                     ref.is_official, ref.kind = True, SourceKind.OFFICIAL_STATEMENT
@@ -450,7 +458,7 @@ def _number(value):
     return f"{value:,.0f}" if value == value.to_integral_value() else f"{value:,}"
 
 
-def source_ref(value, key):
+def source_ref(value):
     """A cited source from a cell: a URL, or a citation in words ("E-mail from the Ministry of Defence") kept as a
     source without a URL. None for an empty cell."""
     raw = text(value) if isinstance(value, str) else ("" if value in (None, "") else str(value))
@@ -461,8 +469,9 @@ def source_ref(value, key):
         url = "https://" + url
     if url.lower().startswith(("http://", "https://")):
         url = re.sub(r"\s", "%20", url)  # real rows hold URLs with spaces pasted in
-        host = (urlsplit(url).hostname or "").removeprefix("www.")
-        return SourceRef(url=url[:1000], title=f"{host}: {key}"[:500], publisher=host[:200],
-                         kind=SourceKind.PRESS_REPORT)
+        parts = urlsplit(url)
+        host = (parts.hostname or "").removeprefix("www.")
+        title = (host + parts.path.rstrip("/"))[:200]  # the document's address reads better than an id
+        return SourceRef(url=url[:1000], title=title, publisher=host[:200], kind=SourceKind.PRESS_REPORT)
     return SourceRef(title=" ".join(raw.split())[:500], publisher=f"Cited in the {DATASET}"[:200],
                      kind=SourceKind.OTHER)

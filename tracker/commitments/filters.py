@@ -1,0 +1,255 @@
+"""What readers may ask of the pledges in a query string, validated once for the API and the pages alike.
+
+Every parameter is checked: an unknown parameter, a value that is not one of the choices, a nation, coalition or
+objective the tracker does not have, or a date outside the tracker's range (or after today, for "as of") is an
+error naming the parameter, never silently "no filter". Filters on a pledge's state (status, stage,
+conditional) read it as of `as_of`, from the pledges' periods (selectors.with_state).
+"""
+import datetime
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+import django_filters
+from django import forms
+from django.db.models import Q, QuerySet
+
+from . import selectors
+from .models import (
+    EARLIEST_DATE,
+    LATEST_DATE,
+    Coalition,
+    Disclosure,
+    Nation,
+    Objective,
+    Pledge,
+    PledgeKind,
+    Status,
+)
+
+BOOLEAN_HELP = "true or false"
+
+
+class StrictBooleanFilter(django_filters.TypedChoiceFilter):
+    """true or false; anything else is an error rather than silently no filter."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("help_text", BOOLEAN_HELP)
+        super().__init__(*args, choices=[("true", "true"), ("false", "false")],
+                         coerce=lambda value: value == "true", **kwargs)
+
+
+class DayField(forms.DateField):
+    """A YYYY-MM-DD date within the tracker's range (and, with `not_after_today`, not in the future)."""
+
+    input_formats = ["%Y-%m-%d"]
+
+    def __init__(self, *args, not_after_today=False, **kwargs):
+        self.not_after_today = not_after_today
+        super().__init__(*args, **kwargs)
+
+    def to_python(self, value):
+        if isinstance(value, str) and not (value.isascii() and len(value) == 10):
+            raise forms.ValidationError("Give a date as YYYY-MM-DD.", code="invalid")
+        day = super().to_python(value)
+        if day is None:
+            return None
+        if not EARLIEST_DATE <= day <= LATEST_DATE:
+            raise forms.ValidationError(f"Give a date from {EARLIEST_DATE.isoformat()} to {LATEST_DATE.isoformat()}.",
+                                        code="date_range")
+        if self.not_after_today and day > selectors.today():
+            raise forms.ValidationError(f"{day.isoformat()} is after today: figures exist up to today.",
+                                        code="future")
+        return day
+
+
+class DayFilter(django_filters.DateFilter):
+    field_class = DayField
+
+
+class StrictFilterSet(django_filters.FilterSet):
+    """Refuses unknown query parameters, naming them, instead of silently ignoring a typo."""
+
+    always_allowed = {"format", "cursor", "page_size", "ordering"}
+
+    def __init__(self, data=None, *args, **kwargs):
+        super().__init__(data, *args, **kwargs)
+        self.unknown = sorted(set(data) - set(self.filters) - self.always_allowed) if data is not None else []
+
+    def is_valid(self):
+        return not self.unknown and super().is_valid()
+
+    @property
+    def errors(self):
+        errors = dict(self.form.errors)
+        allowed = ", ".join(sorted(set(self.filters) | self.always_allowed))
+        errors.update({name: [f"Unknown parameter. Allowed: {allowed}."] for name in self.unknown})
+        return errors
+
+
+class RecordField(forms.CharField):
+    """A slug (or code) naming a record the tracker has; cleans to that record."""
+
+    def __init__(self, *args, find=None, noun="record", hint="", **kwargs):
+        self.find, self.noun, self.hint = find, noun, hint
+        super().__init__(*args, **kwargs)
+
+    def clean(self, value):
+        value = super().clean(value)
+        if value in (None, ""):
+            return None
+        record = self.find(value) if "\x00" not in value else None
+        if record is None:
+            raise forms.ValidationError(f"No {self.noun} “{value[:100]}”{self.hint}.", code="unknown")
+        return record
+
+
+class RecordFilter(django_filters.Filter):
+    field_class = RecordField
+
+
+def _nation(value):
+    match = Q(slug=value) | Q(country=value.upper()) if len(value) == 2 else Q(slug=value)
+    return Nation.objects.filter(match).order_by("-country").first()
+
+
+class PledgeFilter(StrictFilterSet):
+    nation = RecordFilter(method="filter_nation", find=_nation, noun="nation",
+                          hint=": give an ISO code such as GB, or a nation's slug",
+                          help_text="ISO 3166-1 code (e.g. GB) or nation slug")
+    coalition = RecordFilter(field_name="coalition", find=lambda v: Coalition.objects.filter(slug=v).first(),
+                             noun="coalition", hint=": give a coalition's slug", help_text="coalition slug")
+    objective = RecordFilter(method="filter_objective", find=lambda v: Objective.objects.filter(slug=v).first(),
+                             noun="objective", hint=": give an objective's slug", help_text="objective slug")
+    kind = django_filters.ChoiceFilter(choices=PledgeKind.choices)
+    status = django_filters.ChoiceFilter(choices=Status.choices, field_name="state_status",
+                                         help_text="stage, as of `as_of` when given")
+    stage = django_filters.ChoiceFilter(
+        choices=[(name, name) for name in selectors.STAGES], method="filter_stage",
+        help_text="the pledges a stage's total counts, as of `as_of` when given: announced, committed or delivered "
+                  "(pass-through bodies are never counted)")
+    conditional = StrictBooleanFilter(field_name="state_is_conditional",
+                                      help_text="true: conditional pledges only; false: firm ones (as of `as_of`)")
+    disclosure = django_filters.ChoiceFilter(choices=Disclosure.choices)
+    announced_after = DayFilter(field_name="announced_on", lookup_expr="gte", help_text="YYYY-MM-DD, inclusive")
+    announced_before = DayFilter(field_name="announced_on", lookup_expr="lte", help_text="YYYY-MM-DD, inclusive")
+    as_of = DayFilter(method="filter_nothing", not_after_today=True,
+                      help_text="YYYY-MM-DD, not after today: statuses, figures and totals as they stood that day")
+    search = django_filters.CharFilter(method="filter_search", help_text="words in description, nation or sources")
+    example = StrictBooleanFilter(field_name="is_example", help_text="true: only example data; false: none")
+    item = django_filters.CharFilter(method="filter_item",
+                                     help_text="pledges with an item line of this sub-type (or type), e.g. "
+                                               "Main Battle Tank (MBT)")
+    valuation = django_filters.ChoiceFilter(
+        choices=[("ecb", "ecb"), ("source", "source")], method="filter_nothing",
+        help_text="which EUR value totals add up: ecb (our conversion at the ECB rate of the announcement date, "
+                  "the default) or source (the EUR figure the source gives, e.g. the Kiel tracker's own)")
+
+    # Filters on a pledge's state on a day: a timeline applies them to each period instead.
+    STATE_FILTERS = {"status", "stage", "conditional"}
+
+    class Meta:
+        model = Pledge
+        fields = []
+
+    def filter_nation(self, queryset, name, nation):
+        return queryset.filter(nation=nation)
+
+    def filter_objective(self, queryset, name, objective):
+        # Objective slugs are unique per coalition: the same slug in two coalitions selects both.
+        return queryset.filter(objectives__slug=objective.slug)
+
+    def filter_item(self, queryset, name, value):
+        from .models import PledgeItem
+
+        with_item = PledgeItem.objects.filter(Q(sub_type=value) | Q(item_type=value)).values("pledge_id")
+        return queryset.filter(pk__in=with_item)
+
+    def filter_stage(self, queryset, name, value):
+        return queryset.filter(selectors.stage_q(value) & selectors.COUNTED)
+
+    def filter_nothing(self, queryset, name, value):
+        return queryset  # applied by whoever reads the state (with_state), before filtering on it
+
+    def filter_search(self, queryset, name, value):
+        from .models import Source
+
+        cited = Source.objects.filter(Q(title__icontains=value) | Q(publisher__icontains=value)
+                                      | Q(url__icontains=value)).values("pledges")
+        return queryset.filter(Q(description__icontains=value) | Q(nation__name__icontains=value) | Q(pk__in=cited))
+
+    def filter_queryset(self, queryset, skip=()):
+        for name, value in self.form.cleaned_data.items():
+            if name not in skip:
+                queryset = self.filters[name].filter(queryset, value)
+        return queryset
+
+    def pledges_in_view(self, queryset):
+        """The pledges selected by everything but the state filters (for a timeline, which applies those to each
+        period), and the state filters as a Q object over period fields."""
+        pledges = self.filter_queryset(queryset, skip=self.STATE_FILTERS)
+        data = self.form.cleaned_data
+        state = Q()
+        if data.get("status"):
+            state &= Q(status=data["status"])
+        if data.get("stage"):
+            state &= selectors.stage_q(data["stage"], prefix="") & Q(pledge__nation__is_pass_through=False)
+        if data.get("conditional") not in (None, ""):
+            state &= Q(is_conditional=data["conditional"])
+        return pledges, state
+
+
+def applied_filters(filterset):
+    """{name: value as given} of the filters a valid filterset applies: for links that reproduce it."""
+    return {name: filterset.data[name] for name in filterset.filters
+            if filterset.form.cleaned_data.get(name) not in (None, "")}
+
+
+def parse_as_of(params):
+    """The valid `as_of` date in a query string, or None (an invalid one is reported by PledgeFilter)."""
+    if not params.get("as_of"):
+        return None
+    form = PledgeFilter({"as_of": params["as_of"]}, queryset=Pledge.objects.none()).form
+    return form.cleaned_data["as_of"] if form.is_valid() else None
+
+
+class InvalidQuery(Exception):
+    """A query string that cannot be answered; `errors` maps each parameter to what is wrong with it."""
+
+    def __init__(self, errors):
+        super().__init__(errors)
+        self.errors = errors
+
+
+@dataclass
+class Selection:
+    """The pledges a query string asks for, read as of its date, and what was asked (for links and headers)."""
+
+    pledges: QuerySet  # every filter applied, with each pledge's state on `as_of` (selectors.with_state)
+    in_view: QuerySet  # every filter but those on state, without state: the pledges a timeline follows
+    state: Q  # the state filters, over period fields
+    as_of: datetime.date | None
+    filters: dict = field(default_factory=dict)  # name -> value as given, as_of and valuation aside
+    valuation: str = "ecb"
+
+    @property
+    def query(self):
+        """The filters, valuation and date, as a query-string dict: what every link carries."""
+        return {**self.filters, **({"valuation": self.valuation} if self.valuation != "ecb" else {}),
+                **({"as_of": self.as_of.isoformat()} if self.as_of else {})}
+
+    def querystring(self, **changes):
+        query = {**self.query, **changes}
+        return urlencode({k: v for k, v in query.items() if v not in (None, "")})
+
+
+def select(params, queryset):
+    """Validate a query string over `queryset` (the pledges the caller may see). Raises InvalidQuery."""
+    as_of = parse_as_of(params)
+    filterset = PledgeFilter(params, queryset=selectors.with_state(queryset, as_of))
+    if not filterset.is_valid():
+        raise InvalidQuery({name: [str(m) for m in messages] for name, messages in filterset.errors.items()})
+    in_view, state = filterset.pledges_in_view(queryset)
+    applied = applied_filters(filterset)
+    valuation = applied.pop("valuation", "ecb")
+    applied.pop("as_of", None)
+    return Selection(filterset.qs, in_view, state, as_of, applied, valuation)
