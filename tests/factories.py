@@ -5,6 +5,8 @@ from decimal import Decimal
 import factory
 from django_countries import countries
 
+from tracker.commitments import services
+
 from tracker.commitments.models import (
     Coalition,
     Membership,
@@ -74,6 +76,7 @@ class ObjectiveFactory(factory.django.DjangoModelFactory):
 class PledgeFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Pledge
+        skip_postgeneration_save = True
 
     coalition = factory.SubFactory(CoalitionFactory)
     nation = factory.SubFactory(NationFactory)
@@ -88,15 +91,28 @@ class PledgeFactory(factory.django.DjangoModelFactory):
     eur_rate_date = datetime.date(2025, 3, 3)
     announced_on = datetime.date(2025, 3, 3)
 
+    @factory.post_generation
+    def derived_state(pledge, create, extracted, **kwargs):
+        """Its first revision and its periods, as services keep them for every pledge they save."""
+        if create:
+            services.record_revision(pledge)
+            services.rebuild_periods([pledge.pk])
+
 
 class StatusEventFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = StatusEvent
+        skip_postgeneration_save = True
 
     pledge = factory.SubFactory(PledgeFactory)
     status = "announced"
     occurred_on = datetime.date(2025, 3, 3)
     source = factory.SubFactory(SourceFactory)
+
+    @factory.post_generation
+    def derived_state(event, create, extracted, **kwargs):
+        if create:
+            services.refresh_state(event.pledge, user=None, reason="Test data")
 
 
 class NationFiguresFactory(factory.django.DjangoModelFactory):

@@ -124,7 +124,7 @@ def test_a_currency_with_no_rate_and_no_kiel_eur_figure_is_an_error(alice, coali
     data = RELEASE.read_text().replace('TWD,,,,,,,,"100,000,000","3,200,000"', 'TWD,,,,,,,,"100,000,000",.')
     report = release(alice, data.encode())
     assert [(column, message[:22]) for _, column, message in report.errors] == [
-        ("original currency", "Unknown currency “TWD”")]
+        ("Original Currency", "Unknown currency “TWD”")]
     assert not Pledge.objects.exists()
 
 

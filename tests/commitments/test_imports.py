@@ -1,7 +1,6 @@
 """Importing pledges: the Kiel main-sheet format and our template, all or nothing, idempotent, in bulk."""
 import csv
 import datetime
-import gc
 import io
 from decimal import Decimal
 from pathlib import Path
@@ -11,6 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import IntegrityError, connection
+from django.db.models import Sum
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from openpyxl import Workbook, load_workbook
@@ -18,7 +18,6 @@ from openpyxl import Workbook, load_workbook
 from tests.factories import CoalitionFactory, NationFactory, PledgeFactory, SourceFactory
 from tracker.commitments import selectors, services
 from tracker.commitments.imports import importer, kiel, template
-from tracker.commitments.imports.rows import CellError
 from tracker.commitments.models import Coalition, Nation, Objective, Pledge, Source, StatusEvent
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -62,14 +61,15 @@ def pledge_row(**values):
 # The Kiel format
 
 
-def test_each_kiel_package_becomes_one_pledge_listing_its_items(alice, coalition):
+def test_each_kiel_package_becomes_one_pledge_with_its_item_lines(alice, coalition):
     report = kiel_import(alice)
     assert report.ok, report.errors
     assert report.counts["new"] == 8
     package = Pledge.objects.get(external_id="kiel:ZZM1")
     assert package.nation.name == "Norway" and package.coalition == coalition
-    assert package.description.startswith("Norway sends a package.")
-    assert "Anti-tank weapon (2,000); Helmet (undisclosed); Body armour" in package.description
+    assert package.description == "Norway sends a package."
+    assert [(i.name, i.quantity, i.quantity_undisclosed) for i in package.items.order_by("position")] == [
+        ("Anti-tank weapon", Decimal("2000"), False), ("Helmet", None, True), ("Body armour", None, False)]
     assert package.quantity is None  # three different items have no single quantity
     assert package.publication == Pledge.Publication.DRAFT
 
@@ -77,13 +77,14 @@ def test_each_kiel_package_becomes_one_pledge_listing_its_items(alice, coalition
 def test_kiel_undisclosed_quantity_is_never_zero_and_dot_means_empty(alice, coalition):
     kiel_import(alice)
     howitzers = Pledge.objects.get(external_id="kiel:ZZM2")
-    assert howitzers.quantity is None and howitzers.quantity_undisclosed and howitzers.unit == "Howitzer"
+    item = howitzers.items.get()
+    assert (item.name, item.quantity, item.quantity_undisclosed) == ("Howitzer", None, True)
     assert howitzers.disclosure == Pledge.Disclosure.PARTIAL
     unvalued = Pledge.objects.get(external_id="kiel:ZZH1")
     assert unvalued.amount is None and unvalued.currency == "" and unvalued.eur_value is None
     assert unvalued.valuation_basis == Pledge.Valuation.NOT_VALUED
-    tents = Pledge.objects.get(external_id="kiel:ZZH2")
-    assert (tents.quantity, tents.unit) == (Decimal("500"), "Tent")
+    tents = Pledge.objects.get(external_id="kiel:ZZH2").items.get()
+    assert (tents.quantity, tents.name) == (Decimal("500"), "Tent")
 
 
 def test_kiel_amount_is_converted_with_our_ecb_rate_and_kiels_eur_figure_kept(alice, coalition):
@@ -100,8 +101,8 @@ def test_kiel_currency_without_an_ecb_rate_falls_back_to_kiels_eur_figure_and_sa
     report = kiel_import(alice)
     taiwan = Pledge.objects.get(external_id="kiel:ZZF1")
     assert (taiwan.amount, taiwan.currency, taiwan.eur_value) == (Decimal("3200000"), "EUR", Decimal("3200000"))
-    assert "Original value: TWD 100,000,000" in taiwan.description
-    assert any("TWD: no ECB rate" in note for o in report.outcomes for note in o.notes)
+    assert "Value as given: TWD 100,000,000; valued at Kiel's EUR figure" in taiwan.description
+    assert any("TWD 100,000,000: no ECB rate" in note for o in report.outcomes for note in o.notes)
 
 
 @pytest.mark.parametrize("cell, expected", [
@@ -115,13 +116,7 @@ def test_kiel_currency_without_an_ecb_rate_falls_back_to_kiels_eur_figure_and_sa
     (datetime.datetime(2022, 5, 2), (datetime.date(2022, 5, 2), "day")),
 ])
 def test_kiel_approximate_dates_keep_their_precision(cell, expected):
-    assert kiel.parse_date(cell) == expected
-
-
-@pytest.mark.parametrize("cell", ["13/1/2022", "2/30/2022", "soon"])
-def test_kiel_impossible_dates_are_refused(cell):
-    with pytest.raises(CellError):
-        kiel.parse_date(cell)
+    assert kiel.parse_date(cell)[:2] == expected
 
 
 def test_kiel_earmarked_years_and_ranges(alice, coalition):
@@ -188,12 +183,18 @@ def test_kiel_xlsx_with_a_title_block_above_the_header_imports_like_the_csv(alic
 @pytest.mark.skipif(not SHARED_SAMPLE.exists(), reason="../shared/data/kiel-sample is not beside the project")
 def test_the_real_kiel_sample_imports_completely_and_reimports_unchanged(alice, coalition):
     data = SHARED_SAMPLE.read_bytes()
-    report = run(data, alice, "kiel_main_sheet_sample.csv", fmt="kiel")
+    release = datetime.date(2023, 7, 31)  # "data to about July 2023"
+    report = run(data, alice, "kiel_main_sheet_sample.csv", fmt="kiel", release_date=release)
     assert report.ok, report.errors[:5]
     assert report.counts["new"] == 83
     assert set(Nation.objects.values_list("name", flat=True)) == {"Australia", "Estonia", "Portugal", "Norway"}
+    kept = dict(Pledge.objects.values_list("nation__name").annotate(eur=Sum("source_eur_value"))
+                .values_list("nation__name", "eur"))
+    assert kept == {"Australia": Decimal("488887535"), "Estonia": Decimal("431851300"),
+                    "Norway": Decimal("7448182640"), "Portugal": Decimal("334819072")}  # the file's column sums
+    assert Pledge.objects.aggregate(d=Sum("delivered_eur"))["d"] == Decimal("565125747")
     before = snapshot()
-    again = run(data, alice, "kiel_main_sheet_sample.csv", fmt="kiel")
+    again = run(data, alice, "kiel_main_sheet_sample.csv", fmt="kiel", release_date=release)
     assert again.counts == {"unchanged": 83}
     assert snapshot() == before
 
@@ -204,17 +205,20 @@ def test_the_real_kiel_sample_imports_completely_and_reimports_unchanged(alice, 
 def test_a_bad_file_reports_every_bad_row_with_line_and_column_and_changes_nothing(alice, coalition):
     rows = list(csv.reader(io.StringIO(KIEL.read_text())))
     header = rows[0]
-    rows[1][header.index("Announcement Date")] = "13/45/2022"
-    rows[5][header.index("Countries")] = "Atlantis"
-    rows[6][header.index("Total ")] = "about a million"
+    rows[1][header.index("Announcement Date")] = "13/45/2022"  # a quirk of a third party's file: a note
+    rows[5][header.index("Countries")] = "Atlantis"  # cannot be read at all: an error
+    rows[6][header.index("Total ")] = "about a million"  # a note, and the value is left unknown
+    rows[7][header.index("Type of Aid General")] = "Cyber"
     out = io.StringIO()
     csv.writer(out).writerows(rows)
     before = snapshot()
     report = kiel_import(alice, out.getvalue().encode())
     assert not report.ok and not report.applied
-    assert [(line, column) for line, column, _ in report.errors] == [
-        (2, "Announcement Date"), (6, "Countries"), (7, "Total")]
-    assert "Atlantis" in report.errors[1][2]
+    assert [(line, column) for line, column, _ in report.errors] == [(6, "Countries"), (8, "Type of Aid General")]
+    assert "Atlantis" in report.errors[0][2]
+    notes = {o.key: o.notes for o in report.outcomes}
+    assert any("“13/45/2022” is not a real date" in n and "the date is unknown" in n for n in notes["kiel:ZZM1"])
+    assert any("“about a million” is not a number" in n for n in notes["kiel:ZZH2"])
     assert snapshot() == before
 
 
@@ -245,34 +249,6 @@ def test_a_write_the_database_refuses_leaves_nothing_of_the_import(alice, coalit
         run(template_csv([pledge_row(external_id=f"row-{n}") for n in range(12)]), alice)
     assert list(Pledge.objects.values_list("external_id", flat=True)) == ["row-7"]
     assert not Source.objects.filter(title__startswith="Spreadsheet import").exists()
-
-
-def test_the_garbage_collector_pauses_during_an_import_and_resumes_after_it_even_when_it_fails(
-        alice, coalition, monkeypatch):
-    # Paused, full collections do not walk the import's rows again and again; left paused, a long-running
-    # server would never free reference cycles again.
-    seen = []
-    load = importer.Import._load_pledges
-
-    def load_and_look(self):
-        load(self)
-        seen.append(gc.isenabled())
-        if self.rows[0].key == "taken":
-            PledgeFactory(external_id="taken", coalition=coalition)
-
-    monkeypatch.setattr(importer.Import, "_load_pledges", load_and_look)
-    assert run(template_csv([pledge_row(external_id="free")]), alice).applied
-    with pytest.raises(IntegrityError):
-        run(template_csv([pledge_row(external_id="taken")]), alice)
-    assert seen == [False, False]
-    assert gc.isenabled()
-
-    gc.disable()  # a caller that paused it itself gets it back paused
-    try:
-        run(template_csv([pledge_row(external_id="another")]), alice)
-        assert not gc.isenabled()
-    finally:
-        gc.enable()
 
 
 @pytest.mark.parametrize("values, column, words", [
@@ -374,25 +350,20 @@ def test_records_added_after_an_import_get_fresh_ids(alice, coalition):
     assert later.history.count() >= 1 and later.status_events.count() == 1
 
 
-def test_imported_values_are_checked_as_the_model_checks_them(alice, coalition):
-    """The importer checks fields without model instances (FieldRules); it must refuse exactly what
-    Model.clean_fields refuses, with the same message."""
-    rules = importer.FieldRules(Pledge)
-    cases = [("unit", "x" * 51), ("unit", "troops"), ("currency", "XXX"), ("currency", "GBP"), ("kind", "space"),
-             ("kind", "military"), ("description", ""), ("quantity", Decimal("-1")),
-             ("quantity", Decimal("12345678901234567")), ("quantity", Decimal("1.234")), ("earmarked_from", 1899),
-             ("earmarked_to", 2201), ("earmarked_to", 2030), ("announced_precision", "week"),
-             ("disclosure", "secret"), ("source_eur_value", Decimal("-5")), ("amount", Decimal("5")),
-             ("amount", Decimal("5.000")), ("amount", Decimal("5.001"))]
-    for name, value in cases:
-        instance = PledgeFactory.build(**{name: value})
-        try:
-            instance.clean_fields(exclude=["coalition", "nation", "published_by"])
-            expected = {}
-        except ValidationError as exc:
-            expected = exc.message_dict
-        draft = importer.Draft(**{f.attname: getattr(instance, f.attname) for f in Pledge._meta.concrete_fields})
-        assert rules.errors(draft, [name]) == expected, (name, value)
+def test_imported_values_are_checked_by_the_models_own_rules(alice, coalition):
+    """The importer validates with Model.full_clean: a file is refused exactly where the admin would refuse."""
+    cases = [({"unit": "x" * 51, "quantity": "5"}, "unit"), ({"currency": "XXX"}, "currency"),
+             ({"quantity": "12345678901234567", "unit": "troops"}, "quantity"),
+             ({"quantity": "1.234", "unit": "troops"}, "quantity"), ({"earmarked_from": "1899"}, "earmarked_from"),
+             ({"amount": "5.001"}, "amount")]
+    for values, column in cases:
+        report = run(template_csv([pledge_row(**values)]), alice)
+        instance = PledgeFactory.build(**{k: Decimal(v) if k in ("quantity", "amount") else v
+                                          for k, v in values.items()})
+        assert [c for _, c, _ in report.errors] == [column], (values, report.errors)
+        with pytest.raises(ValidationError) as refused:
+            instance.full_clean(exclude=["coalition", "nation", "published_by"])
+        assert column in refused.value.message_dict
 
 
 def test_imported_pledges_are_drafts_unless_a_reviewer_publishes(alice, rita, coalition):
@@ -440,8 +411,9 @@ def test_import_makes_no_query_per_row(alice, coalition):
             report = run(_many_rows(count, start), alice)
         assert report.counts["new"] == count
         queries[count] = len(captured)
-    # Batches, not rows: SQLite caps the parameters of one statement, so wide inserts come in batches.
-    assert queries[200] - queries[10] < (200 - 10) / 10, queries
+    # Batches, not rows: SQLite caps the parameters of one statement (999), so wide inserts come in batches of
+    # 25 to 40 rows there; on PostgreSQL a batch is 1,000 rows.
+    assert queries[200] - queries[10] < (200 - 10) / 5, queries
 
 
 # Export

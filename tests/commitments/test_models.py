@@ -22,8 +22,6 @@ def refused_by_database(queryset, **values):
     [
         {"quantity": Decimal("-1")},
         {"amount": Decimal("-5")},
-        {"delivered_quantity": Decimal("11")},  # pledged 10
-        {"delivered_eur": Decimal("2000000")},  # pledged EUR 1,000,000
         {"quantity_undisclosed": True},  # while a quantity is given
         {"unit": ""},  # a quantity without its unit
         {"currency": ""},  # an amount without its currency
@@ -115,3 +113,22 @@ def test_moving_the_announcement_after_a_status_event_is_a_field_error():
     with pytest.raises(ValidationError) as caught:
         pledge.full_clean()
     assert "announced_on" in caught.value.message_dict
+
+
+def test_editors_cannot_record_a_delivery_above_the_pledge_but_a_third_partys_release_may():
+    pledge = PledgeFactory()  # 10 vehicles, EUR 1,000,000
+    source = SourceFactory()
+    for values in ({"delivered_quantity": Decimal("11")}, {"delivered_eur": Decimal("2000000")}):
+        event = StatusEvent(pledge=pledge, status="delivered", occurred_on=datetime.date(2025, 4, 1), source=source,
+                            **values)
+        with pytest.raises(ValidationError, match="exceeds the pledged"):
+            event.full_clean()
+    # What a source reports, the database keeps: Kiel's own EUR figure may exceed our conversion of the pledge.
+    Pledge.objects.filter(pk=pledge.pk).update(delivered_eur=Decimal("2000000"), delivered_quantity=Decimal("11"))
+
+
+def test_a_delivery_within_either_valuation_of_the_pledge_is_accepted():
+    pledge = PledgeFactory(source_eur_value=Decimal("1050000"))  # the source's EUR figure is higher than ours
+    event = StatusEvent(pledge=pledge, status="delivered", occurred_on=datetime.date(2025, 4, 1),
+                        source=SourceFactory(), delivered_eur=Decimal("1050000"))
+    event.full_clean()

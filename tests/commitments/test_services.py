@@ -118,17 +118,19 @@ def test_publishing_a_pledge_without_a_source_is_refused_with_the_reason(rita):
 def test_totals_leave_out_pass_through_bodies_and_split_firm_from_conditional(rita):
     coalition = PledgeFactory().coalition  # a draft pledge: never counted
     epf = NationFactory(kind="fund", country=None, is_pass_through=True)
-    firm = PledgeFactory(coalition=coalition, eur_value=Decimal("100"), amount=Decimal("100"), status="committed")
+    firm = PledgeFactory(coalition=coalition, eur_value=Decimal("100"), amount=Decimal("100"))
     conditional = PledgeFactory(coalition=coalition, eur_value=Decimal("40"), amount=Decimal("40"),
-                                status="announced", is_conditional=True, condition="after a ceasefire")
-    passed_through = PledgeFactory(coalition=coalition, nation=epf, eur_value=Decimal("999"), amount=Decimal("999"),
-                                   status="committed")
-    for pledge in (firm, conditional, passed_through):
-        pledge.sources.add(SourceFactory())
+                                is_conditional=True, condition="after a ceasefire")
+    passed_through = PledgeFactory(coalition=coalition, nation=epf, eur_value=Decimal("999"), amount=Decimal("999"))
+    for pledge, status in ((firm, "committed"), (conditional, "announced"), (passed_through, "committed")):
+        source = SourceFactory()
+        pledge.sources.add(source)
+        services.record_status_event(pledge, user=rita, status=status, occurred_on=pledge.announced_on,
+                                     source=source)
         services.publish_pledge(pledge, user=rita)
 
-    totals = selectors.summarize(selectors.published_pledges(coalition))
-    assert totals["pledges"] == 2
-    assert totals["announced_eur"] == Decimal("140")
-    assert totals["committed_eur"] == Decimal("100")
-    assert (totals["firm_eur"], totals["conditional_eur"]) == (Decimal("100"), Decimal("40"))
+    [totals] = selectors.summarize(selectors.with_state(selectors.published_pledges(coalition)))
+    assert (totals["pledges"], totals["pass_through"]) == (3, 1)  # listed, but the EPF's never counted
+    assert (totals["firm_announced_eur"], totals["firm_announced_pledges"]) == (Decimal("100"), 1)
+    assert totals["firm_committed_eur"] == Decimal("100")
+    assert (totals["conditional_announced_eur"], totals["conditional_committed_pledges"]) == (Decimal("40"), 0)

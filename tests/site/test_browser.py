@@ -43,7 +43,7 @@ def test_dashboard_shows_charts_and_tables_of_the_demo_coalition(site):
     assert charts.count() == 5
     for i in range(5):  # each chart really drew: the SVG loaded and has a size
         assert charts.nth(i).evaluate("img => img.complete && img.naturalWidth > 0")
-    assert page.get_by_role("table", name="Contributors ranked by value pledged").locator("tbody tr").count() == 10
+    assert page.get_by_role("table", name="Contributors ranked by firm value pledged").locator("tbody tr").count() == 10
     assert "example" in page.locator(".notice").inner_text()
     assert "last updated" in page.locator("footer").inner_text()
 
@@ -78,7 +78,7 @@ def test_filtering_the_pledge_list(site):
 def test_from_the_dashboard_to_a_pledge_and_its_sources(site):
     url, page = site
     page.goto(url + "/")
-    page.get_by_role("table", name="Contributors ranked by value pledged").get_by_role(
+    page.get_by_role("table", name="Contributors ranked by firm value pledged").get_by_role(
         "link", name="United Kingdom").click()
     page.wait_for_url(re.compile(r"/nations/united-kingdom/"))
     page.get_by_role("link", name="Training programme for Ukrainian recruits.").click()
@@ -98,7 +98,8 @@ def test_downloads_open_as_spreadsheets(site, tmp_path):
     with page.expect_download() as csv_download:
         page.locator("#by-nation ~ .downloads, #by-nation").locator("..").get_by_role("link", name="CSV").click()
     rows = list(csv.DictReader(io.StringIO(open(csv_download.value.path(), encoding="utf-8").read())))
-    assert {"key", "label", "announced_eur", "pledges"} <= set(rows[0])
+    assert {"key", "label", "firm_announced_eur", "firm_announced_not_valued", "conditional_announced_eur",
+            "pledges"} <= set(rows[0])
     assert "united-kingdom" in {row["key"] for row in rows}
 
     page.goto(url + "/pledges/?kind=military")
@@ -141,6 +142,10 @@ def test_an_embedded_chart_shows_its_chart_and_table(site):
     page.goto(url + "/")
     page.locator("#by-objective").locator("..").get_by_role("link", name="Embed this chart").click()
     page.wait_for_url(re.compile(r"/embed/coalition-of-the-willing/objectives/"))
-    assert page.locator("svg.pygal-chart").count() == 1
+    chart = page.locator("figure.chart-desktop svg")
+    assert chart.count() == 1 and chart.is_visible()
+    assert "objectives" in chart.locator("title").first.text_content().lower()
+    assert "example" in page.locator(".notice").inner_text()  # the example mark travels with the chart
+    assert "<iframe" in page.locator("#snippet").input_value()
     page.get_by_text("Data table").click()
     assert page.get_by_role("table").locator("tbody tr").count() >= 3

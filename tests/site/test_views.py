@@ -33,9 +33,10 @@ def test_home_is_the_default_coalitions_dashboard(client, demo):
 def test_dashboard_totals_are_the_apis_totals(client, demo):
     api = client.get("/api/v1/summaries/totals/?coalition=coalition-of-the-willing").json()["results"][0]
     page = text(client.get(DASHBOARD))
-    announced = Decimal(api["announced"]["eur"])
-    assert f"€{announced:,.0f}" in page  # the full figure, in the headline's title
+    announced = Decimal(api["firm"]["announced"]["eur"])
+    assert f"€{announced:,.0f} from 7 pledges" in page  # the full figure, in the headline's title
     assert f"{api['pledges']} published pledges" in page
+    assert "Conditional, pledged" in page and "€450.00 million" in page  # kept apart, in a card of its own
 
 
 def test_each_nation_figure_links_to_the_pledges_it_sums(client, demo):
@@ -53,7 +54,7 @@ def test_as_of_date_changes_the_figures_and_travels_in_the_links(client, demo):
     assert "as they stood on 31 January 2025" in earlier
     assert "as_of=2025-01-31" in earlier  # the rows' links and the downloads keep the date
     # In January 2025 only the UK troops (undisclosed) and Denmark's air defence were announced.
-    assert re.search(r"€[\d.,]+ billion</span></a></span> pledged", today)
+    assert re.search(r"Pledged, firm</span><span class=\"figure\"><a [^>]+>€[\d.,]+ billion</a>", today)
     assert ">2 published pledges<" in earlier
 
 
@@ -170,8 +171,10 @@ def test_charts_are_svg_files_that_load_nothing_from_the_internet(client, demo):
         response = client.get(f"/charts/coalition-of-the-willing/{name}.svg?as_of=2025-06-01")
         assert response.status_code == 200 and response["Content-Type"] == "image/svg+xml"
         svg = response.content.decode()
-        assert "<script" not in svg
-        assert not re.search(r"(?:href|src)=\"https?:", svg) and "@import" not in svg and "url(http" not in svg
+        assert "<script" not in svg and "<image" not in svg and "<use" not in svg
+        assert " src=" not in svg and "@import" not in svg and "url(http" not in svg
+        # Bars link to the pledges they sum, on this site (absolute, so the file works wherever it is shown).
+        assert all(link.startswith("http://testserver/pledges/") for link in re.findall(r' href="([^"]+)"', svg))
     assert client.get("/charts/coalition-of-the-willing/pie.svg").status_code == 404
 
 
@@ -187,7 +190,7 @@ def test_other_coalitions_have_their_own_dashboards(client, demo):
     PledgeFactory(coalition=other, description="Two fighter jets for the Baltic", publication="published",
                   published_at="2025-01-01T00:00:00Z")
     page = text(client.get("/coalitions/baltic/"))
-    assert "Baltic air policing" in page and "1 published pledges" in page
+    assert "Baltic air policing" in page and "1 published pledge" in page
     assert client.get("/coalitions/nope/").status_code == 404
 
 

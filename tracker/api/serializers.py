@@ -15,11 +15,14 @@ from rest_framework import serializers
 from tracker.commitments import selectors, services
 from tracker.commitments.models import (
     Coalition,
+    ItemDelivery,
     Membership,
     Nation,
     NationFigures,
     Objective,
     Pledge,
+    PledgeItem,
+    PledgePeriod,
     Source,
     StatusEvent,
 )
@@ -28,22 +31,12 @@ from .conditional import micros, record_etag
 
 PLEDGE_COLUMNS = [
     "id", "kind", "description", "quantity", "unit", "quantity_undisclosed", "amount", "currency", "eur_value",
-    "eur_rate", "eur_rate_date", "valuation_basis", "is_conditional", "condition", "announced_on",
+    "eur_rate", "eur_rate_date", "valuation_basis", "source_eur_value", "is_conditional", "condition", "announced_on",
     "announced_precision", "earmarked_from", "earmarked_to", "disclosure", "status", "delivered_quantity",
     "delivered_eur", "publication", "published_at", "is_example", "created_at", "updated_at",
 ]
 EVENT_COLUMNS = ["pledge_id", "id", "status", "occurred_on", "source_id", "note", "delivered_quantity",
                  "delivered_eur"]  # pledge_id and source_id are renamed in responses
-
-
-class _Event:
-    """Just enough of a StatusEvent for selectors.pledge_state."""
-
-    __slots__ = ("pk", "status", "occurred_on", "delivered_quantity", "delivered_eur")
-
-    def __init__(self, row):
-        self.pk, self.status, self.occurred_on = row["id"], row["status"], row["occurred_on"]
-        self.delivered_quantity, self.delivered_eur = row["delivered_quantity"], row["delivered_eur"]
 
 
 # On PostgreSQL a page's rows are read with fixed statements: the ids were chosen by the ORM (filters, visibility,
@@ -76,7 +69,14 @@ PG_STATEMENTS = [
     "ON o.id = po.objective_id WHERE po.pledge_id {pledges} ORDER BY o.position, o.id",
     "SELECT ps.pledge_id, ps.source_id FROM commitments_pledge_sources ps WHERE ps.pledge_id {pledges} "
     "ORDER BY ps.source_id",
+    "SELECT i.pledge_id, i.id, i.name, i.item_type, i.sub_type, i.quantity::text, i.quantity_undisclosed, "
+    "i.unit_price::text, i.unit_price_currency FROM commitments_pledgeitem i WHERE i.pledge_id {pledges} "
+    "ORDER BY i.position, i.id",
+    "SELECT d.item_id, d.quantity::text, d.quantity_undisclosed, e.occurred_on FROM commitments_itemdelivery d "
+    "JOIN commitments_statusevent e ON e.id = d.event_id WHERE e.pledge_id {pledges} ORDER BY e.occurred_on, e.id",
 ]
+ITEM_KEYS = ["id", "name", "item_type", "sub_type", "quantity", "quantity_undisclosed", "unit_price",
+             "unit_price_currency"]
 PG_PAGE = [statement.replace("{pledges}", "= ANY(%s::bigint[])") for statement in PG_STATEMENTS]
 EVENT_KEYS = ["id", "status", "occurred_on", "source", "note", "delivered_quantity", "delivered_eur"]
 
@@ -105,19 +105,27 @@ def _pg_page(ids):
 
 
 def _pg_rows(ids):
-    names, (pledges, event_rows, objective_rows, source_rows) = _pg_page(ids)
+    names, (pledges, event_rows, objective_rows, source_rows, item_rows, delivery_rows) = _pg_page(ids)
     rows = [dict(zip(names, row, strict=True)) for row in pledges]
-    events, objectives, sources = {}, {}, {}
+    events, objectives, sources, items = {}, {}, {}, {}
     for pledge_id, *event in event_rows:
         events.setdefault(pledge_id, []).append(dict(zip(EVENT_KEYS, event, strict=True)))
     for pledge_id, slug in objective_rows:
         objectives.setdefault(pledge_id, []).append(slug)
     for pledge_id, source_id in source_rows:
         sources.setdefault(pledge_id, []).append(source_id)
+    for pledge_id, *item in item_rows:
+        items.setdefault(pledge_id, []).append(dict(zip(ITEM_KEYS, item, strict=True)))
+    deliveries = {}
+    for item_id, quantity, undisclosed, occurred_on in delivery_rows:
+        deliveries.setdefault(item_id, []).append((occurred_on, quantity, undisclosed))
     for row in rows:
         row["objectives"] = objectives.get(row["id"], [])
         row["sources"] = sources.get(row["id"], [])
         row["status_events"] = events.get(row["id"], [])
+        row["items"] = items.get(row["id"], [])
+        for item in row["items"]:
+            item["deliveries"] = deliveries.get(item["id"], [])
     return rows
 
 
@@ -139,10 +147,21 @@ def _rows(ids):
         pledge_id = event.pop("pledge_id")
         event["source"] = event.pop("source_id")
         events.setdefault(pledge_id, []).append(event)
+    items, deliveries = {}, {}
+    for item in PledgeItem.objects.filter(pledge_id__in=ids).order_by("position", "id").values("pledge_id",
+                                                                                               *ITEM_KEYS):
+        items.setdefault(item.pop("pledge_id"), []).append(item)
+    for item_id, quantity, undisclosed, occurred_on in ItemDelivery.objects.filter(
+            event__pledge_id__in=ids).order_by("event__occurred_on", "event_id").values_list(
+            "item_id", "quantity", "quantity_undisclosed", "event__occurred_on"):
+        deliveries.setdefault(item_id, []).append((occurred_on, quantity, undisclosed))
     for row in rows:
         row["objectives"] = objectives.get(row["id"], [])
         row["sources"] = sources.get(row["id"], [])
         row["status_events"] = events.get(row["id"], [])
+        row["items"] = items.get(row["id"], [])
+        for item in row["items"]:
+            item["deliveries"] = deliveries.get(item["id"], [])
         row["version"] = f'"pledge-{row["id"]}-{micros(row["updated_at"])}"'
         for column in TIMESTAMPS:  # the same text as the PostgreSQL path gives
             if row[column] is not None:
@@ -161,15 +180,29 @@ def pledge_representations(ids, as_of=None):
     return _finish(rows, as_of)
 
 
+AS_OF_FIELDS = ["status", "delivered_quantity", "delivered_eur", "is_conditional", "eur_value", "source_eur_value",
+                "quantity", "unit", "quantity_undisclosed"]
+
+
 def _finish(rows, as_of):
     cutoff = as_of.isoformat() if as_of is not None else None
+    states = {}
+    if as_of is not None:  # the figures in force that day, from each pledge's period (timeline.py derives them)
+        states = {p["pledge_id"]: p for p in PledgePeriod.objects.filter(
+            selectors.period_on_q(as_of), pledge_id__in=[row["id"] for row in rows]).values("pledge_id", *AS_OF_FIELDS)}
     for row in rows:
         if cutoff is not None:
             # ISO dates compare as text, whether the database gave dates or strings.
             row["status_events"] = [e for e in row["status_events"] if str(e["occurred_on"]) <= cutoff]
-            state = selectors.pledge_state([_Event(e) for e in row["status_events"]])
-            row["status"], row["delivered_quantity"], row["delivered_eur"] = (
-                state.status, state.delivered_quantity, state.delivered_eur)
+            state = states.get(row["id"])
+            for name in AS_OF_FIELDS:
+                row[name] = state[name] if state else None
+            if state is None:
+                row["status"] = None  # not yet announced that day
+        for item in row["items"]:
+            delivered = [d for d in item.pop("deliveries") if cutoff is None or str(d[0]) <= cutoff]
+            item["delivered_quantity"], item["delivered_undisclosed"], item["delivered_on"] = (
+                (delivered[-1][1], delivered[-1][2], delivered[-1][0]) if delivered else (None, False, None))
         row["coalition"] = row.pop("coalition_slug")
         row["nation"] = {"slug": row.pop("nation_slug"), "name": row.pop("nation_name"),
                          "code": row.pop("nation_code"), "kind": row.pop("nation_kind")}
@@ -192,19 +225,34 @@ class StatusEventSerializer(serializers.ModelSerializer):
         read_only_fields = ["id"]
 
 
+class PledgeItemSerializer(serializers.ModelSerializer):
+    delivered_quantity = serializers.DecimalField(max_digits=20, decimal_places=2, allow_null=True,
+                                                  help_text="units delivered in total by the as-of date (or today)")
+    delivered_undisclosed = serializers.BooleanField(help_text="deliveries reported without a number")
+    delivered_on = serializers.DateField(allow_null=True, help_text="date of the status event reporting them")
+
+    class Meta:
+        model = PledgeItem
+        fields = ["id", "name", "item_type", "sub_type", "quantity", "quantity_undisclosed", "unit_price",
+                  "unit_price_currency", "delivered_quantity", "delivered_undisclosed", "delivered_on"]
+
+
 class PledgeSerializer(serializers.ModelSerializer):
-    """The shape of a pledge in responses (documentation; see pledge_representations)."""
+    """The shape of a pledge in responses (documentation; see pledge_representations). With `as_of`, its status,
+    deliveries and figures (values, quantity, conditionality) are those in force that day."""
 
     coalition = serializers.SlugField()
     nation = NationRefSerializer()
     objectives = serializers.ListField(child=serializers.SlugField())
     sources = serializers.ListField(child=serializers.IntegerField(), help_text="ids of /api/v1/sources/")
     status_events = StatusEventSerializer(many=True)
+    items = PledgeItemSerializer(many=True, help_text="equipment and goods, with units pledged and delivered")
     version = serializers.CharField(help_text="The record's ETag, for If-Match on writes")
 
     class Meta:
         model = Pledge
-        fields = PLEDGE_COLUMNS + ["coalition", "nation", "objectives", "sources", "status_events", "version"]
+        fields = PLEDGE_COLUMNS + ["coalition", "nation", "objectives", "sources", "status_events", "items",
+                                   "version"]
         read_only_fields = fields
 
 

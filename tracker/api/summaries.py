@@ -29,7 +29,8 @@ class FigureSerializer(drf.Serializer):
                                      "unknown)")
     pledges = drf.IntegerField(help_text="pledges this figure counts")
     not_valued = drf.IntegerField(help_text="of those, how many have no value, so are not in `eur`")
-    pledges_url = drf.CharField(help_text="the pledge list holding exactly the pledges counted")
+    pledges_url = drf.CharField(allow_null=True, help_text="the pledge list holding exactly the pledges counted "
+                                                           "(null when the document's own filters exclude them)")
 
 
 class StagesSerializer(drf.Serializer):
@@ -40,7 +41,9 @@ class StagesSerializer(drf.Serializer):
 
 class GapSerializer(drf.Serializer):
     eur = drf.DecimalField(max_digits=20, decimal_places=2, allow_null=True)
-    complete = drf.BooleanField(help_text="false when a committed or delivered pledge has no value")
+    bound = drf.ChoiceField(choices=["exact", "at_least", "at_most", "unknown"],
+                            help_text="at_least: committed pledges of unknown value would add to it; at_most: "
+                                      "deliveries of unknown value would take from it; unknown: both")
 
 
 class SummaryRowSerializer(drf.Serializer):

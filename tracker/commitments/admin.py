@@ -12,7 +12,19 @@ from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import admin_imports, services
-from .models import Coalition, Membership, Nation, NationFigures, Objective, Pledge, Source, Status, StatusEvent
+from .models import (
+    Coalition,
+    ItemDelivery,
+    Membership,
+    Nation,
+    NationFigures,
+    Objective,
+    Pledge,
+    PledgeItem,
+    Source,
+    Status,
+    StatusEvent,
+)
 
 admin.site.site_header = "Coalition commitment tracker: editors"
 admin.site.site_title = "Commitment tracker admin"
@@ -181,6 +193,36 @@ class AddPledgeSourceInline(AddingRowsInline):
     verbose_name_plural = "cite another source"
 
 
+class PledgeItemInline(admin.TabularInline):
+    """Equipment and goods in the pledge: units pledged (or undisclosed) and unit price. Units delivered are
+    reported by status events (each event's own page)."""
+
+    model = PledgeItem
+    fields = ["name", "item_type", "sub_type", "quantity", "quantity_undisclosed", "unit_price",
+              "unit_price_currency"]
+    extra = 0
+    verbose_name = "item"
+    verbose_name_plural = "items (equipment and goods)"
+
+
+class ItemDeliveryInline(admin.TabularInline):
+    """Units of the pledge's items this event reports delivered, in total by its date."""
+
+    model = ItemDelivery
+    fields = ["item", "quantity", "quantity_undisclosed"]
+    extra = 0
+    verbose_name = "items delivered"
+    verbose_name_plural = "items delivered by this date (in total)"
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "item":
+            event_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
+            pledge = StatusEvent.objects.filter(pk=event_id).values_list("pledge_id", flat=True).first() \
+                if event_id and str(event_id).isdigit() else None
+            kwargs["queryset"] = PledgeItem.objects.filter(pledge_id=pledge) if pledge else PledgeItem.objects.none()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
 class RecordStatusForm(forms.Form):
     status = forms.ChoiceField(choices=Status.choices)
     occurred_on = forms.DateField(label="Date", widget=forms.DateInput(attrs={"type": "date"}))
@@ -199,7 +241,7 @@ class PledgeAdmin(ExampleMarkMixin, AuditedAdmin):
     search_fields = ["nation__name", "description", "sources__title", "sources__url", "sources__publisher"]
     autocomplete_fields = ["coalition", "nation", "objectives"]
     date_hierarchy = "announced_on"
-    inlines = [PledgeSourceInline, AddPledgeSourceInline, StatusEventInline, AddStatusEventInline]
+    inlines = [PledgeSourceInline, AddPledgeSourceInline, PledgeItemInline, StatusEventInline, AddStatusEventInline]
     readonly_fields = ["status", "delivered_quantity", "delivered_eur", "eur_value", "eur_rate", "eur_rate_date",
                        "publication", "published_at", "published_by"]
     actions = ["publish_selected", "unpublish_selected", "record_status_for_selected", "export_csv", "export_xlsx"]
@@ -207,7 +249,8 @@ class PledgeAdmin(ExampleMarkMixin, AuditedAdmin):
         (None, {"fields": ["coalition", "nation", "kind", "description", "objectives", "is_example"]}),
         ("Quantity", {"fields": [("quantity", "unit"), "quantity_undisclosed"]}),
         ("Value", {
-            "fields": [("amount", "currency"), "valuation_basis", ("eur_value", "eur_rate", "eur_rate_date")],
+            "fields": [("amount", "currency"), "valuation_basis", ("eur_value", "eur_rate", "eur_rate_date"),
+                       "source_eur_value"],
             "description": "The EUR value is computed from the ECB reference rate of the announcement date "
                            "(or the nearest earlier business day).",
         }),
@@ -259,6 +302,14 @@ class PledgeAdmin(ExampleMarkMixin, AuditedAdmin):
                 row.source_id for row in formset.new_objects}
             if wanted != current:
                 services.set_related(pledge, "sources", wanted, user=request.user, reason=reason,
+                                     source=form.cleaned_data.get("change_source"))
+            return None
+        if formset.model is PledgeItem:
+            items = formset.save(commit=False)
+            for item in formset.deleted_objects:
+                services.delete_record(item, user=request.user, reason=reason)
+            for item in items:
+                services.save_record(item, user=request.user, reason=reason,
                                      source=form.cleaned_data.get("change_source"))
             return None
         if formset.model is not StatusEvent:
@@ -325,7 +376,10 @@ class PledgeAdmin(ExampleMarkMixin, AuditedAdmin):
 
 @admin.register(StatusEvent)
 class StatusEventAdmin(AuditedAdmin):
-    """All status steps across pledges; mostly edited inline on the pledge."""
+    """All status steps across pledges; mostly edited inline on the pledge. An event's own page also records the
+    units of the pledge's items delivered by its date."""
+
+    inlines = [ItemDeliveryInline]
 
     list_display = ["pledge", "status", "occurred_on", "source", "recorded_by"]
     list_filter = ["status"]
@@ -337,6 +391,14 @@ class StatusEventAdmin(AuditedAdmin):
     def save_model(self, request, obj, form, change):
         services.save_status_event(obj, user=request.user, reason=form.cleaned_data.get("change_reason") or "",
                                    source=form.cleaned_data.get("change_source"))
+
+    def save_formset(self, request, form, formset, change):
+        reason = form.cleaned_data.get("change_reason") or ("Changed" if change else "Created")
+        deliveries = formset.save(commit=False)
+        for delivery in formset.deleted_objects:
+            services.delete_record(delivery, user=request.user, reason=reason)
+        for delivery in deliveries:
+            services.save_record(delivery, user=request.user, reason=reason, source=form.instance.source)
 
     def delete_model(self, request, obj):
         services.delete_status_event(obj, user=request.user)

@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 import django_filters
 from django import forms
 from django.db.models import Q, QuerySet
+from django.forms.utils import ErrorDict, ErrorList
 
 from . import selectors
 from .models import (
@@ -48,7 +49,7 @@ class DayField(forms.DateField):
         super().__init__(*args, **kwargs)
 
     def to_python(self, value):
-        if isinstance(value, str) and not (value.isascii() and len(value) == 10):
+        if isinstance(value, str) and value.strip() and not (value.isascii() and len(value.strip()) == 10):
             raise forms.ValidationError("Give a date as YYYY-MM-DD.", code="invalid")
         day = super().to_python(value)
         if day is None:
@@ -80,9 +81,11 @@ class StrictFilterSet(django_filters.FilterSet):
 
     @property
     def errors(self):
-        errors = dict(self.form.errors)
+        errors = ErrorDict(self.form.errors)
         allowed = ", ".join(sorted(set(self.filters) | self.always_allowed))
-        errors.update({name: [f"Unknown parameter. Allowed: {allowed}."] for name in self.unknown})
+        for name in self.unknown:
+            errors[name] = ErrorList([forms.ValidationError(f"Unknown parameter. Allowed: {allowed}.",
+                                                            code="unknown")])
         return errors
 
 
@@ -107,6 +110,25 @@ class RecordFilter(django_filters.Filter):
     field_class = RecordField
 
 
+class StageField(forms.CharField):
+    """One stage, or several separated by commas."""
+
+    def clean(self, value):
+        value = super().clean(value)
+        if not value:
+            return []
+        stages = [part.strip() for part in value.split(",") if part.strip()]
+        unknown = [stage for stage in stages if stage not in selectors.STAGES]
+        if unknown or not stages:
+            raise forms.ValidationError(f"“{value[:60]}” is not a stage: give announced, committed or delivered.",
+                                        code="invalid_choice")
+        return list(dict.fromkeys(stages))
+
+
+class StageFilter(django_filters.Filter):
+    field_class = StageField
+
+
 def _nation(value):
     match = Q(slug=value) | Q(country=value.upper()) if len(value) == 2 else Q(slug=value)
     return Nation.objects.filter(match).order_by("-country").first()
@@ -123,10 +145,11 @@ class PledgeFilter(StrictFilterSet):
     kind = django_filters.ChoiceFilter(choices=PledgeKind.choices)
     status = django_filters.ChoiceFilter(choices=Status.choices, field_name="state_status",
                                          help_text="stage, as of `as_of` when given")
-    stage = django_filters.ChoiceFilter(
-        choices=[(name, name) for name in selectors.STAGES], method="filter_stage",
-        help_text="the pledges a stage's total counts, as of `as_of` when given: announced, committed or delivered "
-                  "(pass-through bodies are never counted)")
+    stage = StageFilter(
+        method="filter_stage",
+        help_text="the pledges a stage's total counts, as of `as_of` when given: announced, committed or delivered, "
+                  "or several separated by commas for the pledges at all of them (pass-through bodies are never "
+                  "counted)")
     conditional = StrictBooleanFilter(field_name="state_is_conditional",
                                       help_text="true: conditional pledges only; false: firm ones (as of `as_of`)")
     disclosure = django_filters.ChoiceFilter(choices=Disclosure.choices)
@@ -164,8 +187,10 @@ class PledgeFilter(StrictFilterSet):
         with_item = PledgeItem.objects.filter(Q(sub_type=value) | Q(item_type=value)).values("pledge_id")
         return queryset.filter(pk__in=with_item)
 
-    def filter_stage(self, queryset, name, value):
-        return queryset.filter(selectors.stage_q(value) & selectors.COUNTED)
+    def filter_stage(self, queryset, name, stages):
+        for stage in stages:
+            queryset = queryset.filter(selectors.stage_q(stage))
+        return queryset.filter(selectors.COUNTED)
 
     def filter_nothing(self, queryset, name, value):
         return queryset  # applied by whoever reads the state (with_state), before filtering on it
@@ -191,8 +216,8 @@ class PledgeFilter(StrictFilterSet):
         state = Q()
         if data.get("status"):
             state &= Q(status=data["status"])
-        if data.get("stage"):
-            state &= selectors.stage_q(data["stage"], prefix="") & Q(pledge__nation__is_pass_through=False)
+        for stage in data.get("stage") or []:
+            state &= selectors.stage_q(stage, prefix="") & Q(pledge__nation__is_pass_through=False)
         if data.get("conditional") not in (None, ""):
             state &= Q(is_conditional=data["conditional"])
         return pledges, state
@@ -201,7 +226,7 @@ class PledgeFilter(StrictFilterSet):
 def applied_filters(filterset):
     """{name: value as given} of the filters a valid filterset applies: for links that reproduce it."""
     return {name: filterset.data[name] for name in filterset.filters
-            if filterset.form.cleaned_data.get(name) not in (None, "")}
+            if filterset.form.cleaned_data.get(name) not in (None, "", [])}
 
 
 def parse_as_of(params):

@@ -125,6 +125,13 @@ def save_record(instance, *, user, reason="", source=None, effective_on=None):
     return instance
 
 
+def delete_record(instance, *, user, reason=""):
+    """Delete a record (an item line, an item delivery), attributed in its history."""
+    _attribute(instance, user=user, reason=reason or "Removed", source=None)
+    with transaction.atomic():
+        instance.delete()
+
+
 def _save_attributed(instance, *, user, reason, source):
     """Save with history but without validation or derived state (the caller has derived it)."""
     _attribute(instance, user=user, reason=reason, source=source)

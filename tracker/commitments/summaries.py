@@ -48,23 +48,40 @@ def figures(raw, query, link):
             counted = raw.get(f"{commitment}_{stage}_pledges") or 0
             valued = raw.get(f"{commitment}_{stage}_valued") or 0
             total = raw.get(f"{commitment}_{stage}_eur")
+            narrowed = figure_query(query, stage, commitment)
             out[commitment][stage] = {
                 "eur": money(total if total is not None else 0) if valued else None,
                 "pledges": counted,
                 "not_valued": counted - valued,
-                "pledges_url": link({**query, "stage": stage,
-                                     "conditional": "true" if commitment == "conditional" else "false"}),
+                "pledges_url": link(narrowed) if narrowed is not None else None,
             }
     return out
 
 
+def figure_query(query, stage, commitment):
+    """The list query of one figure: the document's filters, narrowed to the figure's stage and commitment.
+    None when the document's own filters leave no pledge for it (conditional=true, and a firm figure)."""
+    narrowed = dict(query)
+    stages = [s for s in narrowed.get("stage", "").split(",") if s]
+    narrowed["stage"] = ",".join(stages + [stage] if stage not in stages else stages)
+    wanted = "true" if commitment == "conditional" else "false"
+    if narrowed.get("conditional") not in (None, "", wanted):
+        return None
+    narrowed["conditional"] = wanted
+    return narrowed
+
+
 def delivery_gap(row):
-    """Firm value committed but not yet delivered; `complete` is false when a value it needs is unknown."""
+    """Firm value committed but not yet delivered. `bound` says how to read it: "exact"; "at_least" when committed
+    pledges of unknown value would add to it; "at_most" when deliveries of unknown value would take from it;
+    "unknown" when both, or when no committed value is known."""
     committed, delivered = row["firm"]["committed"], row["firm"]["delivered"]
     if committed["eur"] is None:
-        return {"eur": None, "complete": committed["pledges"] == 0}
-    return {"eur": committed["eur"] - (delivered["eur"] or 0),
-            "complete": committed["not_valued"] == 0 and delivered["not_valued"] == 0}
+        known = committed["pledges"] == 0 and delivered["pledges"] == 0
+        return {"eur": money(0) if known else None, "bound": "exact" if known else "unknown"}
+    more, less = committed["not_valued"] > 0, delivered["not_valued"] > 0
+    bound = "unknown" if more and less else "at_least" if more else "at_most" if less else "exact"
+    return {"eur": committed["eur"] - (delivered["eur"] or 0) if bound != "unknown" else None, "bound": bound}
 
 
 def _row(raw, key, label, query, link):

@@ -232,7 +232,9 @@ def by_objective(document, context, layout):
     rows = document["results"]
     if not rows:
         return _empty(context, layout, "No published pledges towards an objective.")
-    figure, size = _figure(layout, len(rows) * 1.5 + 1)
+    size = LAYOUTS[layout]
+    lines = [_wrap(r["label"], size["wrap"], "x").count("\n") + 1 for r in rows]
+    figure, size = _figure(layout, sum(lines) * 0.75 + len(rows) * 0.4 + 1)
     axes = figure.add_axes(_axes_box(figure, size, left=0.42 if layout == "desktop" else 0.46))
     bars = _Bars()
     firm, conditional, labels, notes = [], [], [], []

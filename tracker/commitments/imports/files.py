@@ -41,13 +41,13 @@ class Table:
     names are case-folded (a dataset's later releases may change the case of a header)."""
 
     def __init__(self, header, rows, header_line, fold=False):
-        self.columns = {}
-        for index, name in enumerate(header):
-            name = column_name(name)
-            if fold:
-                name = name.casefold()
+        self.columns, self.headers = {}, {}
+        for index, original in enumerate(header):
+            original = column_name(original)
+            name = original.casefold() if fold else original
             if name and name not in self.columns:  # a repeated header keeps its first column
                 self.columns[name] = index
+                self.headers[name] = original  # as the file writes it, for reports
         self._rows = rows
         self.header_line = header_line
 

@@ -136,6 +136,7 @@ def import_file(data, filename, *, fmt="template", user, coalition=None, publish
     report.file_errors += sheet.errors
     run = Import(sheet.rows, report, user=user, fmt=fmt, coalition=coalition, publish=publish,
                  digest=hashlib.sha256(data).hexdigest(), progress=progress or Progress(), release_date=release_date)
+    run.columns.update(sheet.columns)
     run.check()
     if report.ok and not dry_run:
         run.write()
@@ -151,7 +152,7 @@ def _chunks(items, size=CHUNK):
 class Import:
     def __init__(self, rows, report, *, user, fmt, coalition, publish, digest, progress, release_date):
         self.rows, self.report, self.user, self.fmt = rows, report, user, fmt
-        self.columns = COLUMNS[fmt]
+        self.columns = dict(COLUMNS[fmt])
         self.default_coalition = coalition
         self.publish, self.digest, self.progress, self.release_date = publish, digest, progress, release_date
         self.changes = []  # (outcome, PledgeChange) for new and changed rows

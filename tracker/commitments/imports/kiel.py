@@ -84,6 +84,7 @@ class Columns:
 
     def __init__(self, table):
         names = list(table.columns)
+        self.headers = table.headers
         self.found = {}
         for logical, accepted in COLUMNS.items():
             exact = EXACT.get(logical)
@@ -104,7 +105,19 @@ class Columns:
         return [values.get(column, "") for column in self.found.get(logical, [])]
 
     def label(self, logical):
-        return (self.found.get(logical) or [COLUMNS[logical][0]])[0]
+        """The column's header as the file writes it (for reports)."""
+        found = self.found.get(logical)
+        return self.headers[found[0]] if found else COLUMNS[logical][0]
+
+    def for_fields(self):
+        """Where a model field's error is reported: the column its value came from, named as in the file."""
+        fields = {"key": "id", "nation": "donor", "kind": "kind", "description": "explanation", "amount": "total",
+                  "currency": "currency", "eur_value": "total", "source_eur_value": "kiel_eur",
+                  "announced_on": "date", "earmarked_from": "earmarked", "earmarked_to": "earmarked",
+                  "quantity": "units", "sources": "sources", "status_source": "sources", "occurred_on": "date",
+                  "delivered_eur": "delivered_eur", "name": "item", "item_type": "item_type",
+                  "sub_type": "sub_type", "unit_price": "unit_price", "unit_price_currency": "unit_price"}
+        return {name: self.label(logical) for name, logical in fields.items()}
 
 
 def blank(value):
@@ -206,7 +219,7 @@ def read(data, filename, release_date=None):
             continue
         packages.setdefault(package_id if not blank(package_id) else ("", line), []).append((line, values))
     rows = [Package(key, lines, columns, release_date).build() for key, lines in packages.items()]
-    sheet = Sheet(rows, skipped=skipped)
+    sheet = Sheet(rows, skipped=skipped, columns=columns.for_fields())
     if skipped:
         sheet.notes.append(f"{skipped} row(s) with neither an ID nor a donor were skipped.")
     delivering = sum(1 for row in rows if row.reports_deliveries)

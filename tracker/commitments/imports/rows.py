@@ -105,6 +105,7 @@ class Sheet:
     notes: list = field(default_factory=list)
     errors: list = field(default_factory=list)  # what stops the whole file (the rows are still checked)
     skipped: int = 0
+    columns: dict = field(default_factory=dict)  # model field -> the file's column for it, where the format knows
 
 
 def parse_cells(row, line, values, parsers):

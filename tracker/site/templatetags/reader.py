@@ -52,7 +52,7 @@ def _pledges(count):
 def figure(fig, short=False):
     """A summary figure as a reader should read it, linked to the pledges it counts:
     "€1.2 billion" (+ "2 more not valued"), "not valued (3 pledges)", or "none"."""
-    if not fig or not fig["pledges"]:
+    if not fig or not fig["pledges"] or not fig["pledges_url"]:
         return mark_safe('<span class="none" title="no pledges">none</span>')
     if fig["eur"] is None:
         return format_html('<a href="{}" class="unknown">not valued</a> <span class="muted">({})</span>',
