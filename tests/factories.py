@@ -6,7 +6,6 @@ import factory
 from django_countries import countries
 
 from tracker.commitments import services
-
 from tracker.commitments.models import (
     Coalition,
     Membership,

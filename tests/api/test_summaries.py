@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from tests.factories import PledgeFactory, SourceFactory
 from tracker.commitments import services
-from tracker.commitments.models import Pledge
+from tracker.commitments.models import NationFigures, Pledge
 
 pytestmark = pytest.mark.django_db
 SUMMARIES = ["totals", "by-nation", "by-objective", "by-kind", "by-status", "by-month"]
@@ -118,8 +118,8 @@ def test_a_revised_amount_counts_from_its_date_and_earlier_dates_keep_the_old_on
     pledge = Pledge.objects.get(external_id="demo:nl-mine-clearance")  # EUR 150 m since 1 April 2025
     pledge.amount = Decimal("200000000")
     services.save_record(pledge, user=alice, reason="New figure", effective_on=datetime.date(2025, 9, 1))
-    august = listed(api, f"/api/v1/pledges/?nation=netherlands&as_of=2025-08-31")[0]
-    september = listed(api, f"/api/v1/pledges/?nation=netherlands&as_of=2025-09-01")[0]
+    august = listed(api, "/api/v1/pledges/?nation=netherlands&as_of=2025-08-31")[0]
+    september = listed(api, "/api/v1/pledges/?nation=netherlands&as_of=2025-09-01")[0]
     assert (august["eur_value"], september["eur_value"]) == ("150000000.00", "200000000.00")
     months = {r["key"]: r for r in summary(api, "by-nation", as_of="2025-08-31")["results"]}
     assert months["netherlands"]["firm"]["announced"]["eur"] == "150000000.00"
@@ -131,8 +131,9 @@ def test_a_revised_amount_counts_from_its_date_and_earlier_dates_keep_the_old_on
 def test_by_nation_gives_share_of_gdp_of_firm_pledges(api, demo):
     rows = {row["key"]: row for row in summary(api, "by-nation")["results"]}
     uk = rows["united-kingdom"]
-    assert uk["extra"]["share_of_gdp_percent"] == "0.0090"  # 302,920,150.25 EUR of 3.37 trillion EUR
-    assert uk["extra"]["figures_year"] == 2024
+    figures = NationFigures.objects.get(nation__slug="united-kingdom", year=2023)  # the World Bank's latest
+    share = Decimal(uk["firm"]["announced"]["eur"]) * 100 / figures.gdp_eur
+    assert uk["extra"]["share_of_gdp_percent"] == f"{share:.4f}" and uk["extra"]["figures_year"] == 2023
     assert rows["eu-commission-and-council"]["extra"]["share_of_gdp_percent"] is None
 
 

@@ -50,4 +50,19 @@ def test_everything_the_report_does_not_state_is_marked_as_example():
     for membership in Membership.objects.select_related("nation"):
         assert membership.is_example == (membership.nation.name not in named_by_report), membership
     assert all(objective.is_example for objective in Objective.objects.exclude(target_quantity=None, target_eur=None))
-    assert Source.objects.filter(is_example=True).count() == 2  # illustrative pledges; rounded GDP figures
+    assert Source.objects.filter(is_example=True).count() == 1  # the illustrative pledges' placeholder source
+
+
+def test_contributors_get_the_world_banks_gdp_and_population_converted_at_the_ecbs_rate_of_the_year():
+    from decimal import Decimal
+
+    from tracker.commitments import valuation
+
+    call_command("load_demo")
+    germany = NationFigures.objects.get(nation__country="DE", year=2023)
+    assert germany.source.publisher == "World Bank" and not germany.source.is_example
+    # 4.46 trillion US dollars in 2023, at the ECB's 2023 average of 1.0813 dollars per euro
+    assert germany.gdp_eur == (Decimal("4456081016705.961") / valuation.average_rate("USD", 2023)).quantize(
+        Decimal("0.01"))
+    assert 80_000_000 < germany.population < 90_000_000
+    assert not NationFigures.objects.filter(nation__country=None).exists()  # bodies have no GDP

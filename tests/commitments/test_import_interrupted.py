@@ -1,8 +1,8 @@
 """An import killed half-way through its writes leaves the database as it was (the issue's all-or-nothing rule).
 
 The import runs as `manage.py import_pledges` in its own process against a real database; the test kills it with
-SIGKILL well into its writes (PostgreSQL: while it COPYs rows in; SQLite: once its rollback journal holds 64 KiB
-of changed pages), then looks at what is left.
+SIGKILL well into its writes (PostgreSQL: while it inserts rows, inside a transaction that has written; SQLite:
+once its rollback journal holds 64 KiB of changed pages), then looks at what is left.
 """
 import os
 import signal
@@ -35,10 +35,11 @@ def _postgres_url():
 
 
 def _writing_postgres():
-    """Whether another session of this database is COPYing rows in, inside a transaction that has written."""
+    """Whether another session of this database is inserting pledge rows, inside a transaction that has written."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                       "AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL AND query LIKE 'COPY%%'")
+                       "AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL "
+                       "AND query LIKE 'INSERT INTO \"commitments_%%'")
         return cursor.fetchone()[0] > 0
 
 
@@ -102,3 +103,38 @@ def test_an_import_killed_while_writing_leaves_the_database_as_it_was(database, 
     out = _manage(url, "import_pledges", str(path), "--user", "alice", "--no-progress").stdout
     assert f"{ROWS} new" in out
     assert _count(url, "commitments_pledge") == ROWS
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_editor_saving_a_pledge_is_not_kept_waiting_by_a_large_import(database, tmp_path, alice):
+    """The import takes the data version's lock (which every write takes) only as it ends: an editor's save while
+    it writes goes through at once. SQLite allows one writer at a time, so this holds on PostgreSQL."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite allows one writer at a time: an editor's save waits for the import's writes")
+    from django.contrib.auth.models import User
+
+    from tests.factories import PledgeFactory
+    from tracker.commitments import services
+
+    url, writing = database
+    pledge = PledgeFactory(description="Before the import")
+    path = tmp_path / "pledges.csv"
+    path.write_bytes(template_csv([pledge_row(external_id=f"row-{n}", nation_code="", nation="France",
+                                              sources=f"https://gov.example/{n % 7}") for n in range(ROWS * 3)]))
+    command = [sys.executable, "manage.py", "import_pledges", str(path), "--user", "alice", "--no-progress"]
+    process = subprocess.Popen(command, cwd=ROOT, env=_env(url), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not writing():
+        assert process.poll() is None, "the import ended before the test saw it write: " + str(process.communicate())
+        assert time.monotonic() < deadline, "the import never started writing"
+        time.sleep(0.001)
+    with connection.cursor() as cursor:
+        cursor.execute("SET lock_timeout = '5s'")  # blocked, the save fails instead of waiting for the import
+    pledge.description = "Saved while the import was writing"
+    services.save_record(pledge, user=User.objects.get(username="alice"), reason="Editing during an import")
+    assert process.poll() is None, "the import had finished: the save proves nothing"
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+    pledge.refresh_from_db()
+    assert pledge.description == "Saved while the import was writing"
+    assert _count(url, "commitments_pledge") == ROWS * 3 + 1

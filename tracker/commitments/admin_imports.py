@@ -3,6 +3,7 @@
 Between preview and confirm the upload waits in IMPORT_DIR under its SHA-256, so the confirmed import
 is exactly the previewed file, and is checked again (the data may have changed in between).
 """
+import datetime
 import hashlib
 import os
 import re
@@ -32,6 +33,10 @@ class ImportForm(forms.Form):
     coalition = forms.ModelChoiceField(Coalition.objects.all(), required=False, empty_label="The default coalition",
                                        help_text="For rows that name no coalition (every Kiel row).",
                                        to_field_name="slug")
+    release_date = forms.DateField(
+        required=False, label="Release date", widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="For a dataset release (Kiel): the day it was published. Its deliveries, which Kiel does not "
+                  "date, and the figures it changes count from that day. Required when the file reports deliveries.")
     publish = forms.BooleanField(required=False, label="Publish the imported pledges",
                                  help_text="Reviewers only. Otherwise they arrive as drafts.")
 
@@ -84,13 +89,15 @@ def import_view(model_admin, request):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data["file"].read()
         options = {"fmt": form.cleaned_data["format"], "coalition": form.cleaned_data["coalition"],
-                   "publish": form.cleaned_data.get("publish", False)}
+                   "publish": form.cleaned_data.get("publish", False),
+                   "release_date": form.cleaned_data.get("release_date")}
         name = _safe_name(form.cleaned_data["file"].name)
         report = importer.import_file(data, name, user=request.user, dry_run=True, **options)
         context.update(report=report, preview=True, digest=_store(data), filename=name,
                        chosen={"format": options["fmt"],
                                "coalition": options["coalition"].slug if options["coalition"] else "",
-                               "publish": "1" if options["publish"] else ""})
+                               "publish": "1" if options["publish"] else "",
+                               "release_date": options["release_date"].isoformat() if options["release_date"] else ""})
         status = 200 if report.ok else 400
         return TemplateResponse(request, "admin/commitments/pledge/import.html", {**context, "form": form},
                                 status=status)
@@ -108,7 +115,13 @@ def _confirm(model_admin, request, context, can_publish):
         messages.error(request, "That upload is no longer available: please upload the file again.")
         return redirect("admin:commitments_pledge_import")
     name = _safe_name(request.POST.get("filename"))
-    report = importer.import_file(data, name, fmt=fmt, user=request.user, coalition=coalition, publish=publish)
+    try:
+        release_date = datetime.date.fromisoformat(request.POST.get("release_date") or "") \
+            if request.POST.get("release_date") else None
+    except ValueError:
+        release_date = None
+    report = importer.import_file(data, name, fmt=fmt, user=request.user, coalition=coalition, publish=publish,
+                                  release_date=release_date)
     if not report.ok:
         context.update(report=report, form=ImportForm(can_publish=can_publish))
         return TemplateResponse(request, "admin/commitments/pledge/import.html", context, status=400)

@@ -11,7 +11,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from . import services
-from .models import Coalition, Membership, Nation, NationFigures, Objective, Pledge, Source
+from .models import Coalition, Membership, Nation, Objective, Pledge, Source
 
 REASON = "Demo data (load_demo)"
 COALITION_SLUG = "coalition-of-the-willing"
@@ -35,12 +35,6 @@ SOURCES = {
         publisher="Russian State Duma (as reported)",
         kind=Source.Kind.PRESS_REPORT, is_official=False,
     ),
-    "figures": dict(
-        title="Approximate 2024 GDP (current prices, EUR) and population, rounded from Eurostat and IMF World "
-              "Economic Outlook releases for the demo: verify before citing",
-        publisher="Eurostat; International Monetary Fund (rounded for the demo)",
-        kind=Source.Kind.RESEARCH, is_official=False, is_example=True,
-    ),
     "example": dict(
         title="Illustrative example data: not a real source",
         publisher="Coalition commitment tracker demo",
@@ -63,20 +57,6 @@ NATIONS = [
     ("Sweden", "sweden", Nation.Kind.STATE, "SE", False),
     ("Italy", "italy", Nation.Kind.STATE, "IT", False),
 ]
-
-# nation slug: (2024 GDP in EUR, population), rounded; flagged as example through their source.
-FIGURES_2024 = {
-    "united-kingdom": (Decimal("3370000000000"), 68_300_000),
-    "united-states": (Decimal("27000000000000"), 340_000_000),
-    "france": (Decimal("2920000000000"), 68_400_000),
-    "germany": (Decimal("4310000000000"), 83_400_000),
-    "poland": (Decimal("850000000000"), 36_600_000),
-    "netherlands": (Decimal("1130000000000"), 17_900_000),
-    "denmark": (Decimal("390000000000"), 5_960_000),
-    "norway": (Decimal("440000000000"), 5_550_000),
-    "sweden": (Decimal("550000000000"), 10_550_000),
-    "italy": (Decimal("2190000000000"), 59_000_000),
-}
 
 # nation slug, role, source key, is_example. The report names only the UK (through its Prime Minister),
 # the United States (supporting: the backstop) and the European Commission; the rest are illustrative.
@@ -197,9 +177,7 @@ def load_demo(stdout=None):
         slug: ensure(Nation, {"slug": slug}, name=name, kind=kind, country=code, is_pass_through=pass_through)
         for name, slug, kind, code, pass_through in NATIONS
     }
-    for slug, (gdp_eur, population) in FIGURES_2024.items():
-        ensure(NationFigures, {"nation": nations[slug], "year": 2024}, gdp_eur=gdp_eur, population=population,
-               source=sources["figures"])
+    services.add_nation_figures(nations.values(), reason=REASON)  # the World Bank's, shipped with the tracker
     for slug, role, source_key, is_example in MEMBERSHIPS:
         ensure(Membership, {"coalition": coalition, "nation": nations[slug]}, role=role,
                source=sources[source_key], is_example=is_example)

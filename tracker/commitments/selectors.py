@@ -196,7 +196,7 @@ def summarize(pledges, by="totals", valuation="ecb"):
     return list(rows)
 
 
-def timeline_rows(pledges, state_q=Q(), valuation="ecb", end=None):
+def timeline_rows(pledges, state_q=None, valuation="ecb", end=None):
     """Month by month, the totals as they stood at each month's end (the last month: on `end`, default today).
 
     `pledges` are the pledges in view (filtered on what does not change over time); `state_q` filters their
@@ -204,7 +204,7 @@ def timeline_rows(pledges, state_q=Q(), valuation="ecb", end=None):
     leaves in the month it ends, so the running sum at a month's end is exactly the "as of" total that day.
     Returns [(month's first day, the day its figures stand on, {aggregate: value})]."""
     end = end or today()
-    periods = PledgePeriod.objects.filter(pledge__in=pledges.values("pk")).filter(state_q)
+    periods = PledgePeriod.objects.filter(pledge__in=pledges.values("pk")).filter(state_q or Q())
     counted = Q(pledge__nation__is_pass_through=False)
     aggregates = {"pledges": Count("id"), **_figure_aggregates(valuation, prefix="", counted=counted)}
     starts = (periods.filter(valid_from__lte=end).annotate(month=TruncMonth("valid_from")).values("month")

@@ -117,11 +117,14 @@ def save_record(instance, *, user, reason="", source=None, effective_on=None):
     effect, for "as of" views: default today; a new pledge's figures count from its start."""
     instance.full_clean()
     _attribute(instance, user=user, reason=reason, source=source)
+    created = instance.pk is None
     with transaction.atomic():
         instance.save()
         if isinstance(instance, Pledge):
             record_revision(instance, effective_on)
             rebuild_periods([instance.pk])
+        elif isinstance(instance, Nation) and created:
+            add_nation_figures([instance], user=user)
     return instance
 
 
@@ -136,6 +139,32 @@ def _save_attributed(instance, *, user, reason, source):
     """Save with history but without validation or derived state (the caller has derived it)."""
     _attribute(instance, user=user, reason=reason, source=source)
     instance.save()
+
+
+def add_nation_figures(nations, *, user=None, reason="GDP and population (World Bank)"):
+    """Give states the shipped World Bank GDP and population for every year they lack, citing the World Bank.
+    Returns how many yearly figures were added."""
+    from . import figures
+
+    wanted = [n for n in nations if n.pk and n.country and n.kind == Nation.Kind.STATE]
+    if not wanted:
+        return 0
+    have = set(NationFigures.objects.filter(nation__in=wanted).values_list("nation_id", "year"))
+    added = [NationFigures(nation=nation, year=year, gdp_eur=gdp, population=population)
+             for nation in wanted for year, gdp, population in figures.in_euros(nation.country.code)
+             if (nation.pk, year) not in have]
+    if not added:
+        return 0
+    source = Source.objects.filter(url=figures.SOURCE["url"]).first()
+    with transaction.atomic():
+        if source is None:
+            source = save_record(Source(**figures.SOURCE), user=user, reason=reason)
+        for record in added:
+            record.source = source
+        _bulk_create(added, {"default_user": _user_or_none(user), "default_change_reason": reason,
+                             "default_date": timezone.now(), "custom_historical_attrs": {"history_source": source}})
+        _data_changed(NationFigures)
+    return len(added)
 
 
 def record_revision(pledge, effective_on=None):
@@ -390,9 +419,10 @@ def write_pledge_changes(changes, *, user, reason, source=None, created=()):
         by_model = defaultdict(list)
         for record in created:
             by_model[type(record)].append(record)
-        for model, records in by_model.items():
+        for records in by_model.values():
             _bulk_create(records, history)
         _Writer(changes, history, now).write()
+        add_nation_figures({c.pledge.nation_id: c.pledge.nation for c in changes}.values(), user=user)
     return changes
 
 

@@ -9,7 +9,6 @@ it counts (`link` turns a filter dict into that URL: the API links to its pledge
 Documents are cached under a key holding the data version, which every write bumps: a repeated read runs no
 aggregate query and a write shows on the very next read.
 """
-import datetime
 import hashlib
 import logging
 from decimal import ROUND_HALF_UP, Decimal

@@ -4,13 +4,12 @@ The ECB publishes how many units of a currency one euro buys on each business da
 weekend, a holiday or after the shipped data ends takes the nearest earlier published rate, at most
 MAX_RATE_AGE_DAYS old; the rate and its date are stored with the pledge so readers can check them.
 """
-import bisect
 import datetime
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 
-from currency_converter import CurrencyConverter
+from currency_converter import CurrencyConverter, RateNotFoundError
 from django.core.exceptions import ValidationError
 
 # Older than this, a rate says more about the data file's age than about the pledge's value.
@@ -34,13 +33,6 @@ def _converter():
     return CurrencyConverter(decimal=True)
 
 
-@lru_cache(maxsize=64)
-def _published_dates(currency):
-    # The converter keeps {currency: {date: rate or None}} (None on weekends and holidays);
-    # a sorted list of the dates with a rate lets us find the nearest earlier one by bisection.
-    return sorted(day for day, rate in _converter()._rates[currency].items() if rate is not None)
-
-
 def known_currencies():
     return _converter().currencies
 
@@ -58,22 +50,45 @@ def eur_rate(currency, on=None):
     return _eur_rate(currency, on or datetime.date.today())
 
 
+def _published(currency, day):
+    """The ECB's rate (units of `currency` per euro) on `day`, or None on a day it published none."""
+    try:
+        return _converter().convert(1, "EUR", currency, date=day)
+    except RateNotFoundError:
+        return None
+
+
 @lru_cache(maxsize=4096)  # an import of thousands of pledges asks for the same few hundred days again and again
 def _eur_rate(currency, on):
     if currency == "EUR":
         return Rate("EUR", Decimal("1"), on)
     if currency not in known_currencies():
         raise NoRate(f"Unknown currency “{currency}”: the ECB publishes no rate for it.")
-    dates = _published_dates(currency)
-    index = bisect.bisect_right(dates, on) - 1
-    if index < 0 or (on - dates[index]).days > MAX_RATE_AGE_DAYS:
-        raise NoRate(
-            f"The ECB published no {currency} rate within {MAX_RATE_AGE_DAYS} days before {on.isoformat()} "
-            f"(its {currency} series runs {dates[0].isoformat()} to {dates[-1].isoformat()})."
-        )
-    rate_date = dates[index]
-    rate = Decimal(_converter()._rates[currency][rate_date])
-    return Rate(currency, rate, rate_date)
+    first, last = _converter().bounds[currency]
+    day = min(on, last)
+    while day >= first and (on - day).days <= MAX_RATE_AGE_DAYS:
+        rate = _published(currency, day)
+        if rate is not None:
+            return Rate(currency, Decimal(rate), day)
+        day -= datetime.timedelta(days=1)
+    raise NoRate(
+        f"The ECB published no {currency} rate within {MAX_RATE_AGE_DAYS} days before {on.isoformat()} "
+        f"(its {currency} series runs {first.isoformat()} to {last.isoformat()})."
+    )
+
+
+@lru_cache(maxsize=256)
+def average_rate(currency, year):
+    """The average of the ECB's daily rates for `currency` in `year` (units per euro), or None without any."""
+    first, last = _converter().bounds[currency] if currency in known_currencies() else (None, None)
+    if first is None:
+        return None
+    day, end, rates = datetime.date(year, 1, 1), datetime.date(year, 12, 31), []
+    while day <= end:
+        if first <= day <= last and (rate := _published(currency, day)) is not None:
+            rates.append(Decimal(rate))
+        day += datetime.timedelta(days=1)
+    return (sum(rates) / len(rates)).quantize(Decimal("0.000001")) if rates else None
 
 
 def to_eur(amount, rate):

@@ -8,7 +8,8 @@ from urllib.parse import urlencode
 from django.urls import reverse
 
 from tracker.commitments import selectors, summaries
-from tracker.commitments.filters import InvalidQuery, select as select_pledges
+from tracker.commitments.filters import InvalidQuery
+from tracker.commitments.filters import select as select_pledges
 
 
 class BadQuery(Exception):

@@ -10,7 +10,6 @@ identical to its pledge is left untouched, so importing the same file twice chan
 import hashlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from decimal import Decimal
 from urllib.parse import urlsplit
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -244,7 +243,8 @@ class Import:
         title = f"{label}: {self.report.filename}{release} (sha256 {self.digest[:12]})"[:500]
         publisher = kiel.PUBLISHER if self.fmt == "kiel" else "Imported by an editor"
         source = Source.objects.filter(title=title, publisher=publisher, url="").first()
-        return source or Source(title=title, publisher=publisher, published_on=self.release_date or timezone.localdate(),
+        return source or Source(title=title, publisher=publisher,
+                                published_on=self.release_date or timezone.localdate(),
                                 kind=SourceKind.RESEARCH if self.fmt == "kiel" else SourceKind.OTHER)
 
     def _resolve_sources(self):
@@ -427,7 +427,8 @@ class Import:
                 row.error(self.column("status_source"), self.source_errors[ref.source.key])
                 continue
             source = self.sources[ref.source.key]
-            units = None if ref.item_units is None else [(items[i], count, hidden) for i, count, hidden in ref.item_units]
+            units = None if ref.item_units is None else [(items[i], count, hidden)
+                                                         for i, count, hidden in ref.item_units]
             same = next((e for e in known if e.status == ref.status and e.occurred_on == ref.occurred_on), None)
             if same is not None:
                 wanted = (ref.delivered_quantity, ref.delivered_eur, ref.note, source)
@@ -468,8 +469,8 @@ class Import:
         """The model rules' findings, each under the column the file gave the value in."""
         already = {column for _, column, _ in row.errors}  # a bad cell explains its own follow-on errors
         found = list(change.errors.get("pledge", {}).items())
-        found += [(name, messages) for _, errors in change.errors.get("events", []) for name, messages in errors.items()]
-        found += [(name, messages) for _, errors in change.errors.get("items", []) for name, messages in errors.items()]
+        for kind in ("events", "items"):
+            found += [(name, messages) for _, errors in change.errors.get(kind, []) for name, messages in errors.items()]
         for name, messages in found:
             column = self.column(name)
             if column in already:

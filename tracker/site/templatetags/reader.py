@@ -82,7 +82,8 @@ def units(value, hidden=0, unknown=0, word="item"):
     """Units with what they leave out: "14", "14 + 2 items undisclosed", "undisclosed (3 items)"."""
     if value is None:
         if hidden:
-            return mark_safe(f'<span class="undisclosed">undisclosed</span> ({hidden} {word}{"s" if hidden != 1 else ""})')
+            plural = "s" if hidden != 1 else ""
+            return mark_safe(f'<span class="undisclosed">undisclosed</span> ({hidden} {word}{plural})')
         return "—"
     text = number(value)
     if hidden:
