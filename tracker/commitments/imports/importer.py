@@ -470,7 +470,7 @@ class Import:
         already = {column for _, column, _ in row.errors}  # a bad cell explains its own follow-on errors
         found = list(change.errors.get("pledge", {}).items())
         for kind in ("events", "items"):
-            found += [(name, messages) for _, errors in change.errors.get(kind, []) for name, messages in errors.items()]
+            found += [pair for _, errors in change.errors.get(kind, []) for pair in errors.items()]
         for name, messages in found:
             column = self.column(name)
             if column in already:
