@@ -193,3 +193,19 @@ def test_summaries_download_as_csv(api, demo, name):
 def test_summary_bad_parameters_get_400_naming_them(api, demo, params, field):
     response = api.get("/api/v1/summaries/by-nation/", params)
     assert response.status_code == 400 and field in response.json(), response.content
+
+
+def test_downloads_carry_their_date_filters_time_absolute_links_and_example_mark(api, demo):
+    import csv
+    import io
+
+    from openpyxl import load_workbook
+
+    response = api.get("/api/v1/summaries/by-nation/", {"format": "csv", "as_of": "2025-06-30", "kind": "military"})
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert {row["as_of"] for row in rows} == {"2025-06-30"} and {row["filters"] for row in rows} == {"kind=military"}
+    assert all(row["generated_at"] and row["example"] == "True" for row in rows)  # the demo's pledges are examples
+    assert rows[0]["firm_announced_pledges_url"].startswith("http://testserver/api/v1/pledges/?")
+    workbook = load_workbook(io.BytesIO(api.get("/api/v1/summaries/by-nation/", {"format": "xlsx"}).content))
+    about = [row[0] for row in workbook["about"].iter_rows(values_only=True)]
+    assert any(line.startswith("EXAMPLE DATA") for line in about)

@@ -28,13 +28,44 @@ def flatten(row, prefix=""):
     return flat
 
 
+def context(data):
+    """What a summary's download says about itself, on every row (a CSV has no other place for it): the date its
+    figures stand on, the valuation, the filters, when it was made, and whether the row is example data."""
+    if not (isinstance(data, dict) and "grouping" in data and "results" in data):
+        return {}
+    as_of = data.get("as_of") or "today"
+    return {"as_of": as_of if as_of != "today" else f"today ({datetime.date.today().isoformat()})",
+            "valuation": data.get("valuation", "ecb"),
+            "filters": "; ".join(f"{k}={v}" for k, v in (data.get("filters") or {}).items()),
+            "generated_at": data.get("generated_at")}
+
+
 def table(data):
     rows = data.get("results", data) if isinstance(data, dict) else data
     if isinstance(rows, dict):
         rows = [rows]
-    flat = [flatten(row) for row in rows]
+    about = context(data)
+    flat = [{**flatten(row), **about} for row in rows]
     header = list(dict.fromkeys(key for row in flat for key in row))
     return header, flat
+
+
+def about_sheet(workbook, data):
+    """The XLSX's second sheet: what the figures are, as of when, filtered how, and whether they are examples."""
+    about = context(data)
+    if not about:
+        return
+    sheet = workbook.create_sheet("about")
+    sheet.append(["Coalition commitment tracker: summary " + str(data.get("grouping"))])
+    if data.get("includes_example"):
+        sheet.append(["EXAMPLE DATA: rows marked example are illustrative, not reported fact. Do not publish them "
+                      "as fact."])
+    for name, value in about.items():
+        sheet.append([name, _xlsx_value(value)])
+    for stage, text in (data.get("stages") or {}).items():
+        sheet.append([f"stage: {stage}", text])
+    sheet.append(["unknown values", "a figure's eur is empty when none of its pledges has a value; not_valued "
+                                    "counts the pledges it leaves out. Unknown is never 0."])
 
 
 class CSVRenderer(renderers.BaseRenderer):
@@ -67,6 +98,7 @@ class XLSXRenderer(renderers.BaseRenderer):
         sheet.append(header)
         for row in rows:
             sheet.append([_xlsx_value(row.get(key)) for key in header])
+        about_sheet(workbook, data)
         out = io.BytesIO()
         workbook.save(out)
         return out.getvalue()

@@ -52,6 +52,7 @@ class SummaryRowSerializer(drf.Serializer):
     pledges = drf.IntegerField(help_text="every pledge in this row, whatever its stage")
     pass_through = drf.IntegerField(help_text="pledges by pass-through bodies: listed, never counted in a stage")
     pledges_url = drf.CharField(help_text="the pledge list of this row")
+    example = drf.BooleanField(help_text="true when the row sums example (illustrative) data")
     firm = StagesSerializer(help_text="unconditional pledges, by stage")
     conditional = StagesSerializer(help_text="conditional pledges, by stage: never inside the firm figures")
     delivery_gap = GapSerializer(help_text="firm value committed minus firm value delivered")
@@ -78,8 +79,10 @@ class ItemRowSerializer(drf.Serializer):
 
 class SummarySerializer(drf.Serializer):
     grouping = drf.CharField()
-    as_of = drf.DateField(allow_null=True)
+    as_of = drf.DateField(allow_null=True, help_text="null: as of today")
     valuation = drf.ChoiceField(choices=["ecb", "source"])
+    generated_at = drf.DateTimeField()
+    includes_example = drf.BooleanField(help_text="true when any row sums example (illustrative) data")
     stages = drf.DictField(child=drf.CharField())
     filters = drf.DictField(child=drf.CharField())
     results = SummaryRowSerializer(many=True)
@@ -114,9 +117,12 @@ class SummaryView(ConditionalGetMixin, APIView):
         except InvalidQuery as error:
             raise ValidationError(error.errors) from None
         audience = "staff" if is_staff_reader(request.user) else "public"
-        key = summaries.cache_key(self.data_version, "api", self.grouping, audience, params.lists(), year)
+        # Links are absolute, so a downloaded table still leads to its pledges: the host is part of the key.
+        key = summaries.cache_key(self.data_version, f"api|{request.build_absolute_uri('/')}", self.grouping,
+                                  audience, params.lists(), year)
         document = summaries.cached(key, lambda: summaries.build_summary(
-            selection, self.grouping, api_link, int(year) if year else None))
+            selection, self.grouping, lambda query: request.build_absolute_uri(api_link(query)),
+            int(year) if year else None))
         response = Response(document)
         return attach_filename(response, f"summary-{self.grouping}", request.query_params.get("format"))
 

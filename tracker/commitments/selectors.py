@@ -186,7 +186,7 @@ def summarize(pledges, by="totals", valuation="ecb"):
     sum of their known values and how many of them have one; plus `pledges` (every pledge in the row) and
     `pass_through` (listed, never counted). A pledge towards several objectives counts in full towards each."""
     aggregates = {"pledges": Count("id"), "pass_through": Count("id", filter=~COUNTED),
-                  **_figure_aggregates(valuation)}
+                  "example_pledges": Count("id", filter=Q(is_example=True)), **_figure_aggregates(valuation)}
     if by == "totals":
         return [pledges.aggregate(**aggregates, nations=Count("nation", distinct=True))]
     if by == "objective":
@@ -206,7 +206,8 @@ def timeline_rows(pledges, state_q=None, valuation="ecb", end=None):
     end = end or today()
     periods = PledgePeriod.objects.filter(pledge__in=pledges.values("pk")).filter(state_q or Q())
     counted = Q(pledge__nation__is_pass_through=False)
-    aggregates = {"pledges": Count("id"), **_figure_aggregates(valuation, prefix="", counted=counted)}
+    aggregates = {"pledges": Count("id"), "example_pledges": Count("id", filter=Q(pledge__is_example=True)),
+                  **_figure_aggregates(valuation, prefix="", counted=counted)}
     starts = (periods.filter(valid_from__lte=end).annotate(month=TruncMonth("valid_from")).values("month")
               .annotate(**aggregates).order_by())
     ends = (periods.filter(valid_to__lte=end).annotate(month=TruncMonth("valid_to")).values("month")
@@ -252,13 +253,15 @@ def item_rows(pledges, by="sub_type", as_of=None):
         latest[item_id] = (units, hidden)
     groups = {}
     field_name = "sub_type" if by == "sub_type" else "item_type"
-    for item_id, key, item_type, units, hidden in items.values_list("pk", field_name, "item_type", "quantity",
-                                                                     "quantity_undisclosed"):
+    for item_id, key, item_type, units, hidden, example in items.values_list(
+            "pk", field_name, "item_type", "quantity", "quantity_undisclosed", "pledge__is_example"):
         key = key or "(not given)"
         row = groups.setdefault(key, {"key": key, "item_type": item_type if by == "sub_type" else key,
                                       "pledged": Decimal(0), "items": 0, "undisclosed": 0, "unknown": 0,
-                                      "delivered": Decimal(0), "delivered_items": 0, "delivered_undisclosed": 0})
+                                      "delivered": Decimal(0), "delivered_items": 0, "delivered_undisclosed": 0,
+                                      "example": False})
         row["items"] += 1
+        row["example"] = row["example"] or example
         if units is not None:
             row["pledged"] += units
         elif hidden:

@@ -14,6 +14,7 @@ import logging
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.cache import cache, caches
+from django.utils import timezone
 
 from . import selectors
 from .models import Pledge, Status
@@ -85,8 +86,8 @@ def delivery_gap(row):
 
 def _row(raw, key, label, query, link):
     row = {"key": key, "label": label, "pledges": raw.get("pledges") or 0,
-           "pass_through": raw.get("pass_through") or 0, "pledges_url": link(query),
-           **figures(raw, query, link), "extra": {}}
+           "pass_through": raw.get("pass_through") or 0, "example": bool(raw.get("example_pledges")),
+           "pledges_url": link(query), **figures(raw, query, link), "extra": {}}
     row["delivery_gap"] = delivery_gap(row)
     return row
 
@@ -106,6 +107,8 @@ def build_summary(selection, grouping, link, year=None):
         "grouping": grouping,
         "as_of": selection.as_of,
         "valuation": valuation,
+        "generated_at": timezone.now(),
+        "includes_example": any(row.get("example") for row in rows),
         "stages": selectors.STAGES,
         "filters": selection.filters,
         "results": rows,
@@ -209,6 +212,7 @@ def _items(selection, base, link):
         query = {**base, "item": raw["key"], "stage": "announced"}
         rows.append({
             "key": raw["key"], "label": raw["key"], "item_type": raw["item_type"], "items": raw["items"],
+            "example": raw["example"],
             "units_pledged": money(raw["pledged"]) if raw["items"] > raw["undisclosed"] + raw["unknown"] else None,
             "items_undisclosed": raw["undisclosed"], "items_not_given": raw["unknown"],
             "units_delivered": money(raw["delivered"]) if raw["delivered_items"] > raw["delivered_undisclosed"]
