@@ -68,7 +68,6 @@ def ensure_database():
             conn.execute(f'CREATE DATABASE "{name}"')
     manage = [PYTHON, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "--no-input", "-v0"], check=True, env=django_env(), cwd=ROOT)
-    subprocess.run([*manage, "createcachetable"], check=True, env=django_env(), cwd=ROOT)
 
 
 def copy_rows(cursor, table, columns, rows):
@@ -81,12 +80,14 @@ def fill():
     """Synthetic pledges across realistic nations, objectives, kinds and statuses (reused if already there)."""
     with psycopg.connect(DB_URL) as conn, conn.cursor() as cursor:
         have = cursor.execute("SELECT count(*) FROM commitments_pledge").fetchone()[0]
-        if have == PLEDGES:
+        periods = cursor.execute("SELECT count(DISTINCT pledge_id) FROM commitments_pledgeperiod").fetchone()[0]
+        if have == PLEDGES == periods:
             print(f"Reusing {have:,} synthetic pledges in {DB_URL.rsplit('/', 1)[1]}.")
             return
         print(f"Filling {PLEDGES:,} synthetic pledges ...", flush=True)
         started = time.monotonic()
         cursor.execute("TRUNCATE commitments_statusevent, commitments_pledge_sources, commitments_pledge_objectives, "
+                       "commitments_pledgeperiod, commitments_pledgerevision, commitments_pledgeitem, "
                        "commitments_pledge, commitments_objective, commitments_membership, commitments_source, "
                        "commitments_nationfigures, commitments_nation, commitments_coalition RESTART IDENTITY CASCADE")
         now = datetime.now(UTC)
@@ -160,6 +161,17 @@ def fill():
                                                       "delivered_eur", "created_at", "updated_at"],
                   ((first_pledge + i, e[1], e[0], first_source + i % source_count, "", e[2], now, now)
                    for i, e in enumerate(events) if e is not None))
+        # Each pledge has at most one status event, on its announcement day: its state never changes after, so its
+        # derived state (timeline.periods) is one period from that day, and one revision holding its figures.
+        cursor.execute("INSERT INTO commitments_pledgeperiod (pledge_id, valid_from, valid_to, status, is_conditional, "
+                       "eur_value, source_eur_value, delivered_eur, quantity, unit, quantity_undisclosed, "
+                       "delivered_quantity) SELECT id, announced_on, NULL, status, is_conditional, eur_value, "
+                       "source_eur_value, delivered_eur, quantity, unit, quantity_undisclosed, delivered_quantity "
+                       "FROM commitments_pledge")
+        cursor.execute("INSERT INTO commitments_pledgerevision (pledge_id, effective_on, recorded_at, amount, "
+                       "currency, eur_value, source_eur_value, quantity, unit, quantity_undisclosed, is_conditional) "
+                       "SELECT id, NULL, now(), amount, currency, eur_value, source_eur_value, quantity, unit, "
+                       "quantity_undisclosed, is_conditional FROM commitments_pledge")
         cursor.execute(BUMP)
         conn.commit()
         cursor.execute("ANALYZE")
