@@ -209,3 +209,47 @@ def test_downloads_carry_their_date_filters_time_absolute_links_and_example_mark
     workbook = load_workbook(io.BytesIO(api.get("/api/v1/summaries/by-nation/", {"format": "xlsx"}).content))
     about = [row[0] for row in workbook["about"].iter_rows(values_only=True)]
     assert any(line.startswith("EXAMPLE DATA") for line in about)
+
+
+def test_every_figure_of_a_generated_data_set_links_to_exactly_the_pledges_it_sums(api, alice, rita):
+    """Random pledges (seeded): valued or not, firm or conditional, by a pass-through body or not, moved through
+    random stages on random days, some revised later."""
+    import random
+
+    from tests.factories import CoalitionFactory, NationFactory
+    from tracker.commitments.models import Nation
+
+    rng = random.Random(20261127)
+    coalition = CoalitionFactory(slug="generated")
+    nations = [NationFactory() for _ in range(4)] + [
+        services.save_record(Nation(name="A fund", slug="a-fund", kind="fund", is_pass_through=True), user=alice)]
+    source = SourceFactory()
+    for n in range(30):
+        announced = datetime.date(2024, 1, 1) + datetime.timedelta(days=rng.randrange(500))
+        conditional = rng.random() < 0.3
+        amount = Decimal(rng.randrange(10**5, 10**9)) if rng.random() < 0.8 else None
+        pledge = services.save_record(Pledge(
+            coalition=coalition, nation=rng.choice(nations), kind=rng.choice(["military", "financial", "training"]),
+            description=f"Generated {n}", amount=amount, currency="EUR" if amount else "",
+            source_eur_value=Decimal(rng.randrange(10**5, 10**9)) if rng.random() < 0.5 else None,
+            announced_on=announced, is_conditional=conditional, condition="if" if conditional else ""), user=alice)
+        day = announced
+        for status in rng.sample(["announced", "committed", "partially_delivered", "delivered", "cancelled"],
+                                 rng.randrange(0, 4)):
+            day += datetime.timedelta(days=rng.randrange(60))
+            services.record_status_event(pledge, user=alice, status=status, occurred_on=day, source=source,
+                                         delivered_eur=Decimal(rng.randrange(10**4, 10**5))
+                                         if "delivered" in status and rng.random() < 0.7 else None)
+        if amount and rng.random() < 0.3:
+            pledge.amount = amount * 2
+            services.save_record(pledge, user=alice, reason="Doubled",
+                                 effective_on=announced + datetime.timedelta(days=rng.randrange(300)))
+        pledge.sources.add(source)
+        services.publish_pledge(pledge, user=rita)
+    cache.clear()
+    from django.contrib.auth.models import User
+
+    api.force_authenticate(User.objects.create_user("reader"))  # a reader with an account: not throttled, no drafts
+    for name in ("totals", "by-nation", "by-kind", "by-status"):
+        for params in ({}, {"as_of": "2024-09-30"}, {"valuation": "source"}):
+            assert assert_every_figure_sums_its_list(api, summary(api, name, coalition="generated", **params))

@@ -168,3 +168,16 @@ def test_anonymous_requests_are_throttled_with_retry_after(api, demo, monkeypatc
     codes = [api.get("/api/v1/coalitions/").status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]
     assert int(api.get("/api/v1/coalitions/")["Retry-After"]) == 40  # seconds left in that minute
+
+
+def test_a_revised_figure_counts_from_the_date_the_editor_gives(editor_api, demo):
+    pledge = Pledge.objects.get(external_id="demo:nl-mine-clearance")  # EUR 150 m since 1 April 2025
+    url = f"{PLEDGES}{pledge.pk}/"
+    response = editor_api.patch(url, {"amount": "180000000", "change_reason": "Raised", "figures_effective_on":
+                                      "2025-07-01"}, format="json", HTTP_IF_MATCH=editor_api.get(url)["ETag"])
+    assert response.status_code == 200, response.json()
+    assert editor_api.get(url, {"as_of": "2025-06-30"}).json()["eur_value"] == "150000000.00"
+    assert editor_api.get(url, {"as_of": "2025-07-01"}).json()["eur_value"] == "180000000.00"
+    future = editor_api.patch(url, {"amount": "1", "change_reason": "x", "figures_effective_on": "2999-01-01"},
+                              format="json", HTTP_IF_MATCH=editor_api.get(url)["ETag"])
+    assert future.status_code == 400 and "figures_effective_on" in future.json()

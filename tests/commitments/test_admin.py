@@ -284,3 +284,26 @@ def test_sources_cited_in_the_admin_are_in_the_history_with_their_author(client,
     latest = pledge.history.latest()
     assert (latest.history_user, latest.history_change_reason) == (alice, "Wrong document")
     assert not latest.sources.exists()
+
+
+def test_editor_enters_item_lines_and_a_revised_amount_that_counts_from_its_date(client, alice, world):
+    from tracker.commitments import selectors
+    from tracker.commitments.models import PledgeItem
+
+    client.force_login(alice)
+    assert add_pledge(client, world).status_code == 302
+    pledge = Pledge.objects.get()
+    page = client.get(change_url(pledge))
+    items = next(i.formset.prefix for i in page.context["inline_admin_formsets"]
+                 if i.opts.model._meta.model_name == "pledgeitem")
+    response = client.post(change_url(pledge), admin_form_data(
+        page, amount="300000000", change_reason="The ministry raised it", figures_effective_on="2025-06-01",
+        **{f"{items}-TOTAL_FORMS": "1", f"{items}-0-name": "Challenger 2", f"{items}-0-sub_type": "Main Battle Tank",
+           f"{items}-0-quantity": "14"}))
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    item = PledgeItem.objects.get(pledge=pledge)
+    assert (item.name, item.quantity) == ("Challenger 2", Decimal("14"))
+    assert item.history.get().history_user == alice
+    before = selectors.with_state(Pledge.objects.all(), datetime.date(2025, 5, 31)).get()
+    after = selectors.with_state(Pledge.objects.all(), datetime.date(2025, 6, 1)).get()
+    assert before.state_eur_value < after.state_eur_value  # GBP 250 m until June, GBP 300 m from then

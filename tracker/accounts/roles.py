@@ -9,9 +9,10 @@ EDITORS = "Editors"
 REVIEWERS = "Reviewers"
 
 EDITABLE_MODELS = ["coalition", "nation", "nationfigures", "membership", "objective", "source", "pledge",
-                   "statusevent"]
-# Editors may remove a mistaken status step or membership; deleting pledges and sources is for superusers.
-DELETABLE_MODELS = ["statusevent", "membership"]
+                   "statusevent", "pledgeitem", "itemdelivery"]
+# Editors may remove a mistaken status step, membership, item line or item delivery; deleting pledges and sources is
+# for superusers.
+DELETABLE_MODELS = ["statusevent", "membership", "pledgeitem", "itemdelivery"]
 
 
 def editor_codenames():

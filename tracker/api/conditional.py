@@ -1,7 +1,6 @@
 """ETags. Collections and summaries: derived from the data version, so a repeated read costs one tiny query
 and answers 304. Records: derived from the record's own last change, for If-Match on writes."""
 import hashlib
-from datetime import UTC, datetime, timedelta
 
 from django.utils.http import http_date
 from rest_framework import status
@@ -17,12 +16,7 @@ class NotModified(Exception):
     pass
 
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def micros(moment):
-    """Whole microseconds since 1970: exact, unlike a float timestamp, and computable in SQL too."""
-    return (moment - EPOCH) // timedelta(microseconds=1)
+micros = selectors.micros
 
 
 def record_etag(instance):

@@ -4,6 +4,8 @@ from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from tracker.commitments.summaries import GROUPINGS
+
 from . import summaries, views
 
 router = DefaultRouter()
@@ -13,9 +15,6 @@ router.register("memberships", views.MembershipViewSet, basename="membership")
 router.register("objectives", views.ObjectiveViewSet, basename="objective")
 router.register("sources", views.SourceViewSet, basename="source")
 router.register("pledges", views.PledgeViewSet, basename="pledge")
-
-SUMMARIES = ["totals", "nation", "objective", "kind", "status", "month"]
-
 
 
 @csrf_exempt
@@ -28,11 +27,11 @@ app_name = "api"
 urlpatterns = [
     path("", include(router.urls)),
     *[
-        path(f"summaries/{'totals' if g == 'totals' else 'by-' + g}/",
-             summaries.SummaryView.as_view(grouping=g), name=f"summary-{g}")
-        for g in SUMMARIES
+        path(f"summaries/{path_name}/",
+             (summaries.ItemSummaryView if grouping == "item" else summaries.SummaryView).as_view(grouping=grouping),
+             name=f"summary-{grouping}")
+        for grouping, path_name in GROUPINGS.items()
     ],
-    path("summaries/by-item-type/", summaries.ItemSummaryView.as_view(), name="summary-item"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     re_path(r"^.*$", not_found),

@@ -192,11 +192,11 @@ class PledgeViewSet(mixins.CreateModelMixin, BaseViewSet):
         fmt = request.query_params.get("format")
         if fmt in ("csv", "xlsx"):
             ids = pledges.order_by("-id").values_list("id", flat=True)
-            response = Response(serializers.pledge_representations(ids, self.as_of()))
+            response = Response(selectors.pledge_representations(ids, self.as_of()))
             return attach_filename(response, "pledges", fmt)
         # The page is chosen on ids alone; the rows are then read in bulk by pledge_representations.
         ids = self.paginator.paginate_queryset(pledges.values_list("id", flat=True), request, view=self)
-        rows = serializers.pledge_representations(ids, self.as_of())
+        rows = selectors.pledge_representations(ids, self.as_of())
         return self.paginator.get_paginated_response(rows)
 
     @extend_schema(
@@ -219,7 +219,7 @@ class PledgeViewSet(mixins.CreateModelMixin, BaseViewSet):
         return Response(self._representation(pledge.pk))
 
     def _representation(self, pk):
-        return serializers.pledge_representations([pk], self.as_of())[0]
+        return selectors.pledge_representations([pk], self.as_of())[0]
 
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)

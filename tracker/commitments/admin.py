@@ -24,6 +24,8 @@ from .models import (
     Source,
     Status,
     StatusEvent,
+    validate_date_in_range,
+    validate_not_after_today,
 )
 
 admin.site.site_header = "Coalition commitment tracker: editors"
@@ -52,6 +54,16 @@ class ChangeNoteForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.fields["change_reason"].required = True
+
+
+class PledgeForm(ChangeNoteForm):
+    """A pledge's change note also says from when changed figures count, for the figures "as of" past dates."""
+
+    figures_effective_on = forms.DateField(
+        required=False, label="Changed figures count from", widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[validate_date_in_range, validate_not_after_today],
+        help_text="When a change of amount, quantity or conditionality took effect. Empty: today. A correction of a "
+                  "wrong figure takes effect from the announcement.")
 
 
 class AuditedAdmin(SimpleHistoryAdmin):
@@ -232,6 +244,7 @@ class RecordStatusForm(forms.Form):
 
 @admin.register(Pledge)
 class PledgeAdmin(ExampleMarkMixin, AuditedAdmin):
+    form = PledgeForm
     list_display = ["id", "nation", "short_description", "kind", "amount_display", "eur_value", "status",
                     "is_conditional", "publication", "example"]
     list_display_links = ["id", "short_description"]
@@ -260,8 +273,13 @@ class PledgeAdmin(ExampleMarkMixin, AuditedAdmin):
             "fields": [("status", "delivered_quantity", "delivered_eur"),
                        ("publication", "published_at", "published_by")],
         }),
-        ("Change note", {"fields": ["change_reason", "change_source"]}),
+        ("Change note", {"fields": ["change_reason", "change_source", "figures_effective_on"]}),
     ]
+
+    def save_model(self, request, obj, form, change):
+        reason = form.cleaned_data.get("change_reason") or ("Changed" if change else "Created")
+        services.save_record(obj, user=request.user, reason=reason, source=form.cleaned_data.get("change_source"),
+                             effective_on=form.cleaned_data.get("figures_effective_on"))
 
     def get_urls(self):
         wrap = self.admin_site.admin_view

@@ -22,7 +22,9 @@ from .models import Pledge, Status
 logger = logging.getLogger(__name__)
 CENT = Decimal("0.01")
 SUMMARY_TTL = 24 * 3600  # the version in the key, not the TTL, keeps figures fresh
-GROUPINGS = ["totals", "nation", "objective", "kind", "status", "month", "item"]
+# Every grouping a summary document can have (declared here only), with the API path that serves it.
+GROUPINGS = {"totals": "totals", "nation": "by-nation", "objective": "by-objective", "kind": "by-kind",
+             "status": "by-status", "month": "by-month", "item": "by-item-type"}
 COMMITMENTS = list(selectors.COMMITMENTS)
 STAGES = list(selectors.STAGES)
 STATUS_ORDER = {status.value: index for index, status in enumerate(Status)}

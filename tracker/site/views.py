@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.clickjacking import xframe_options_exempt
 
-from tracker.commitments import selectors
+from tracker.commitments import selectors, summaries
 from tracker.commitments.models import (
     Coalition,
     ItemDelivery,
@@ -31,7 +31,7 @@ from .query import BadQuery, select, summary
 
 PAGE_SIZE = 50
 LISTED = 100  # pledges listed on a nation, objective or source page; the pledge list has them all
-DASHBOARD = ["totals", "nation", "objective", "kind", "status", "month", "item"]
+DASHBOARD = list(summaries.GROUPINGS)
 PUBLIC_HISTORY_FIELDS = [
     "description", "kind", "quantity", "unit", "quantity_undisclosed", "amount", "currency", "eur_value",
     "valuation_basis", "is_conditional", "condition", "announced_on", "announced_precision", "earmarked_from",
