@@ -435,9 +435,7 @@ def test_export_then_import_into_an_empty_database_gives_identical_data(alice, r
     first = template.write_csv(template.export_rows(Pledge.objects.all()))
     xlsx = template.write_xlsx(template.export_rows(Pledge.objects.all()))
 
-    for model in (StatusEvent, Pledge, Objective, Source, Nation, Coalition):
-        model.history.all().delete()
-        model.objects.all().delete()
+    _empty_the_tracker()
     report = run(first, rita, "pledges.csv", publish=True)
     assert report.ok, report.errors
     second = template.write_csv(template.export_rows(Pledge.objects.all()))

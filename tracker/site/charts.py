@@ -3,7 +3,7 @@
 Every chart is read like its table: every bar is labelled, bars run in the table's order, statuses in the
 pipeline's order, each stage keeps one colour in every chart (the Okabe-Ito palette, safe for colour-blind
 readers), value axes step evenly and say their unit, and the chart itself states its date, its filters and
-whether it holds example data. A phone gets a layout of its own (narrower, fewer rows, larger type), not a
+whether it holds example data. A phone gets a layout of its own (narrower, fewer rows, the same type size), not a
 shrunken desktop chart. Each bar links to the pledges it sums and shows its figure when hovered.
 """
 import io
@@ -23,13 +23,13 @@ matplotlib.rcParams["svg.hashsalt"] = "coalition-tracker"  # the same figures gi
 # One colour per stage in every chart (Okabe-Ito); conditional pledges are hatched in their stage's colour.
 COLOURS = {"announced": "#0072B2", "committed": "#E69F00", "delivered": "#009E73", "target": "#555555",
            "pledges": "#56B4E9"}
-STAGE_LABELS = {"announced": "Pledged", "committed": "Committed", "delivered": "Delivered"}
-INK, MUTED, GRID = "#1d2433", "#545d6e", "#d9dde5"
-LAYOUTS = {  # width in px, font size in px, rows shown, characters per label line
-    "desktop": {"width": 800, "font": 13, "rows": 15, "wrap": 34},
-    "phone": {"width": 380, "font": 13, "rows": 8, "wrap": 17},
+INK, MUTED, GRID, WARN = "#1d2433", "#545d6e", "#d9dde5", "#8a1c00"
+LAYOUTS = {  # width in CSS px, type size in pt, rows shown, characters per label line, value-axis ticks
+    "desktop": {"width": 800, "font": 10, "rows": 15, "wrap": 32, "ticks": 6, "left": 0.36},
+    "phone": {"width": 380, "font": 10, "rows": 8, "wrap": 17, "ticks": 3, "left": 0.45},
 }
 PX = 1 / 96  # inches per CSS pixel
+PT = 96 / 72  # CSS pixels per point
 
 
 class Context:
@@ -49,7 +49,66 @@ class Context:
             parts.append("filtered: " + ", ".join(f"{k} = {v}" for k, v in shown.items()))
         if self.valuation == "source":
             parts.append("values as the sources give them in EUR")
+        if self.example:
+            parts.append("EXAMPLE DATA, NOT FACT")
         return "; ".join(parts)
+
+
+class Canvas:
+    """A figure laid out in CSS pixels: the title block on top, the plot, then tick labels and the legend."""
+
+    def __init__(self, context, layout, body_px, legend_rows=0):
+        self.size = size = LAYOUTS[layout]
+        self.layout, self.context = layout, context
+        font = size["font"]
+        self.heading = _wrap(context.heading, int(size["width"] / ((font + 3) * PT * 0.6)))
+        self.sub = _wrap(context.subtitle(), int(size["width"] / (font * PT * 0.55)))
+        self.top = 8 + _lines(self.heading) * (font + 3) * PT * 1.3 + _lines(self.sub) * font * PT * 1.35 + 14
+        self.bottom = font * PT * 3.4 + legend_rows * font * PT * 1.6 + 6
+        self.height = self.top + body_px + self.bottom
+        self.figure = Figure(figsize=(size["width"] * PX, self.height * PX), dpi=96)
+        self.figure.text(0.012, 1 - 8 / self.height, self.heading, ha="left", va="top", fontsize=font + 3,
+                         fontweight="bold", color=INK, linespacing=1.2)
+        self.figure.text(0.012, 1 - (8 + _lines(self.heading) * (font + 3) * PT * 1.3) / self.height, self.sub,
+                         ha="left", va="top", fontsize=font, linespacing=1.25,
+                         color=WARN if context.example else MUTED, fontweight="bold" if context.example else "normal")
+
+    def axes(self, left=None, right=0.86):
+        left = self.size["left"] if left is None else left
+        if self.layout == "desktop":
+            right = 0.9
+        return self.figure.add_axes([left, self.bottom / self.height, right - left,
+                                     (self.height - self.top - self.bottom) / self.height])
+
+    def style(self, axes, value_axis="x", unit=None):
+        font = self.size["font"]
+        axes.tick_params(colors=INK, labelsize=font, length=0)
+        axes.grid(axis=value_axis, color=GRID, linewidth=0.8)
+        axes.set_axisbelow(True)
+        for side in ("top", "right", "left"):
+            axes.spines[side].set_visible(False)
+        axes.spines["bottom"].set_color(GRID)
+        if unit and value_axis == "x":
+            axes.set_xlabel(unit, fontsize=font, color=MUTED, loc="right", labelpad=2)
+
+    def legend(self, axes, columns):
+        handles, labels = axes.get_legend_handles_labels()
+        if handles:
+            self.figure.legend(handles, labels, loc="lower left", bbox_to_anchor=(0.01, 0.005), ncol=columns,
+                               frameon=False, fontsize=self.size["font"], handlelength=1.6, columnspacing=1.4)
+
+
+def _lines(text):
+    return text.count("\n") + 1
+
+
+def _wrap(label, width, note=""):
+    lines = textwrap.wrap(label, width) or [label]
+    if len(lines) > 2:
+        lines = [lines[0], textwrap.shorten(" ".join(lines[1:]), width, placeholder="…")]
+    if note:
+        lines += textwrap.wrap(note, width)
+    return "\n".join(lines)
 
 
 def _scale(values):
@@ -62,123 +121,11 @@ def _scale(values):
     return Decimal(1), "€"
 
 
-def _money_axis(axis, divisor, unit):
-    axis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10], min_n_ticks=3))
-    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if divisor > 1 or v >= 1 else f"{v:,.2f}"))
-
-
-def _figure(layout, rows, extra_height=0):
-    size = LAYOUTS[layout]
-    row_height = 2.4 * size["font"]
-    height = max(240, (180 if size["width"] > 500 else 250) + rows * row_height + extra_height)
-    figure = Figure(figsize=(size["width"] * PX, height * PX), dpi=96)
-    return figure, size
-
-
-def _titles(figure, context, size):
-    font = size["font"]
-    height = figure.get_figheight() / PX
-    heading = _wrap(context.heading, int(size["width"] / (font * 0.62)))
-    figure.text(0.01, 1 - 4 / height, heading, ha="left", va="top", fontsize=font + 2, fontweight="bold", color=INK)
-    lines = heading.count("\n") + 1
-    sub = context.subtitle() + (" · EXAMPLE DATA, NOT FACT" if context.example else "")
-    figure.text(0.01, 1 - (4 + lines * (font + 2) * 1.35) / height, _wrap(sub, int(size["width"] / (font * 0.55))),
-                ha="left", va="top", fontsize=font - 1, color="#8a1c00" if context.example else MUTED,
-                fontweight="bold" if context.example else "normal")
-
-
-def _frame(figure, axes, context, size, unit_label):
-    font = size["font"]
-    _titles(figure, context, size)
-    axes.tick_params(colors=INK, labelsize=font - 1, length=0)
-    axes.grid(axis="x" if unit_label else "y", color=GRID, linewidth=0.8)
-    axes.set_axisbelow(True)
-    for side in ("top", "right", "left"):
-        axes.spines[side].set_visible(False)
-    axes.spines["bottom"].set_color(GRID)
-    if unit_label:
-        axes.set_xlabel(unit_label, fontsize=font - 1, color=MUTED, loc="right")
-
-
-def _wrap(label, width, notes=""):
-    lines = textwrap.wrap(label, width) or [label]
-    if len(lines) > 2:
-        lines = [lines[0], textwrap.shorten(" ".join(lines[1:]), width, placeholder="…")]
-    return "\n".join(lines) + (f"\n{notes}" if notes else "")
-
-
-def _not_valued(row, stages=("announced",)):
-    missing = sum(row["firm"][s]["not_valued"] + row["conditional"][s]["not_valued"] for s in stages)
-    return f"+{missing} not valued" if missing else ""
-
-
-class _Bars:
-    """Bars added to a chart, each remembered with its hover text and link for the SVG's <title> and <a>."""
-
-    def __init__(self):
-        self.items = []
-
-    def add(self, container, titles, urls, context):
-        for index, patch in enumerate(container.patches):
-            gid = f"bar-{len(self.items)}"
-            patch.set_gid(gid)
-            self.items.append((gid, titles[index], context.link(urls[index]) if urls[index] else None))
-
-
-def _empty(context, layout, text):
-    """A chart with nothing to draw says so, under its heading, with no axes or legend to misread."""
-    figure = Figure(figsize=(LAYOUTS[layout]["width"] * PX, 160 * PX), dpi=96)
-    axes = figure.add_axes([0, 0, 1, 0.6])
-    axes.set_axis_off()
-    axes.text(0.01, 0.5, text, ha="left", va="center", color=MUTED, fontsize=LAYOUTS[layout]["font"] + 1)
-    _titles(figure, context, LAYOUTS[layout])
-    return figure, _Bars()
-
-
-def _end_label(axes, x, y, text, size):
-    axes.annotate(text, (x, y), xytext=(4, 0), textcoords="offset points", va="center", ha="left",
-                  fontsize=size["font"] - 2, color=INK)
-
-
-def _grouped_stages(rows, context, layout, label_of, empty_text):
-    """Horizontal bars per row: firm pledged, committed and delivered, and conditional pledged (hatched) when any
-    row has a conditional pledge. The firm pledged value is written at the end of its bar."""
-    rows = [row for row in rows if not row.get("extra", {}).get("is_pass_through")]
-    if not rows:
-        return _empty(context, layout, empty_text)
-    series = [("announced", "firm", "Pledged (firm)"), ("committed", "firm", "Committed (firm)"),
-              ("delivered", "firm", "Delivered (firm)")]
-    if any(row["conditional"]["announced"]["pledges"] for row in rows):
-        series.append(("announced", "conditional", "Pledged (conditional)"))
-    figure, size = _figure(layout, len(rows) * (len(series) * 0.42 + 0.3) + 1)
-    axes = figure.add_axes(_axes_box(figure, size, left=0.40 if layout == "desktop" else 0.40))
-    values = [row[c][s]["eur"] for row in rows for s, c, _ in series]
-    divisor, unit = _scale([Decimal(v) for v in values if v is not None])
-    bars = _Bars()
-    height = 0.8 / len(series)
-    positions = range(len(rows))
-    for index, (stage, commitment, label) in enumerate(series):
-        offsets = [p - 0.4 + height * (index + 0.5) for p in positions]
-        widths = [float(Decimal(row[commitment][stage]["eur"] or 0) / divisor) for row in rows]
-        conditional = commitment == "conditional"
-        container = axes.barh(offsets, widths, height=height * 0.9, color="white" if conditional else COLOURS[stage],
-                              edgecolor=COLOURS[stage], hatch="///" if conditional else None, label=label,
-                              linewidth=[1.2 if conditional and w else 0 for w in widths])
-        titles = [f"{row['label']}: {label.lower()} {_hover(row[commitment][stage])}" for row in rows]
-        bars.add(container, titles, [row[commitment][stage]["pledges_url"] for row in rows], context)
-        if index == 0:
-            for offset, width, row in zip(offsets, widths, rows, strict=True):
-                figure_ = row[commitment][stage]
-                text = "not valued" if figure_["pledges"] and figure_["eur"] is None else (
-                    _short(figure_["eur"]) if figure_["eur"] is not None else "")
-                _end_label(axes, width, offset, text, size)
-    axes.set_yticks(list(positions), [label_of(row) for row in rows])
-    axes.invert_yaxis()  # the first row of the table on top
-    _money_axis(axes.xaxis, divisor, unit)
-    axes.set_xlim(0, max([w for w in axes.get_xlim()[1:]] + [0]) * 1.12 or 1)
-    _frame(figure, axes, context, size, unit)
-    _legend(figure, axes, size, columns=2 if layout == "desktop" else 1)
-    return figure, bars
+def _value_axis(axis, size, integer=False, percent=False):
+    axis.set_major_locator(MaxNLocator(nbins=size["ticks"], steps=[1, 2, 2.5, 5, 10], integer=integer,
+                                       min_n_ticks=2))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}%" if percent else f"{v:,.0f}" if v == int(v)
+                                           else f"{v:,.1f}"))
 
 
 def _short(value):
@@ -198,18 +145,83 @@ def _hover(fig):
     return f"€{Decimal(fig['eur']):,.0f} from {fig['pledges'] - fig['not_valued']} pledges{extra}"
 
 
-def _axes_box(figure, size, left):
-    height_px = figure.get_figheight() / PX
-    top = 1 - (size["font"] * (5.2 if size["width"] > 500 else 7.5)) / height_px
-    bottom = (size["font"] * (7.5 if size["width"] > 500 else 10)) / height_px
-    return [left, bottom, (0.9 if size["width"] > 500 else 0.84) - left, top - bottom]
+def _not_valued(row):
+    missing = row["firm"]["announced"]["not_valued"] + row["conditional"]["announced"]["not_valued"]
+    return f"+{missing} not valued" if missing else ""
 
 
-def _legend(figure, axes, size, columns):
-    handles, labels = axes.get_legend_handles_labels()
-    if handles:
-        figure.legend(handles, labels, loc="lower left", bbox_to_anchor=(0.01, 0.0), ncol=columns, frameon=False,
-                      fontsize=size["font"] - 1, handlelength=1.4, columnspacing=1.2)
+def _end_label(axes, x, y, text, size):
+    axes.annotate(text, (x, y), xytext=(3, 0), textcoords="offset points", va="center", ha="left",
+                  fontsize=size["font"] - 1, color=INK)
+
+
+class _Bars:
+    """Bars added to a chart, each remembered with its hover text and link for the SVG's <title> and <a>."""
+
+    def __init__(self):
+        self.items = []
+
+    def add(self, container, titles, urls, context):
+        for index, patch in enumerate(container.patches):
+            gid = f"bar-{len(self.items)}"
+            patch.set_gid(gid)
+            self.items.append((gid, titles[index], context.link(urls[index]) if urls[index] else None))
+
+
+def _empty(context, layout, text):
+    """A chart with nothing to draw says so, under its heading, with no axes or legend to misread."""
+    canvas = Canvas(context, layout, 40)
+    canvas.figure.text(0.012, (canvas.bottom + 20) / canvas.height, text, ha="left", va="center", color=MUTED,
+                       fontsize=canvas.size["font"] + 1)
+    return canvas.figure, _Bars()
+
+
+def _row_height(size, labels):
+    return max(_lines(label) for label in labels) * size["font"] * PT * 1.45 + 10 if labels else 0
+
+
+def _grouped_stages(rows, context, layout, empty_text):
+    """Horizontal bars per row: firm pledged, committed and delivered, and conditional pledged (hatched) when any
+    row has a conditional pledge. The firm pledged value is written at the end of its bar."""
+    rows = [row for row in rows if not row.get("extra", {}).get("is_pass_through")]
+    if not rows:
+        return _empty(context, layout, empty_text)
+    size = LAYOUTS[layout]
+    labels = [_wrap(row["label"], size["wrap"], _not_valued(row)) for row in rows]
+    series = [("announced", "firm", "Pledged (firm)"), ("committed", "firm", "Committed (firm)"),
+              ("delivered", "firm", "Delivered (firm)")]
+    if any(row["conditional"]["announced"]["pledges"] for row in rows):
+        series.append(("announced", "conditional", "Pledged (conditional)"))
+    per_row = max(_row_height(size, labels), len(series) * 11 + 12)
+    columns = 2 if layout == "desktop" else 1
+    canvas = Canvas(context, layout, len(rows) * per_row, legend_rows=-(-len(series) // columns))
+    axes = canvas.axes()
+    values = [row[c][s]["eur"] for row in rows for s, c, _ in series]
+    divisor, unit = _scale([Decimal(v) for v in values if v is not None])
+    bars = _Bars()
+    height = 0.84 / len(series)
+    for index, (stage, commitment, label) in enumerate(series):
+        offsets = [p - 0.42 + height * (index + 0.5) for p in range(len(rows))]
+        widths = [float(Decimal(row[commitment][stage]["eur"] or 0) / divisor) for row in rows]
+        conditional = commitment == "conditional"
+        container = axes.barh(offsets, widths, height=height * 0.88, color="white" if conditional else COLOURS[stage],
+                              edgecolor=COLOURS[stage], hatch="///" if conditional else None, label=label,
+                              linewidth=[1.2 if conditional and w else 0 for w in widths])
+        bars.add(container, [f"{row['label']}: {label.lower()} {_hover(row[commitment][stage])}" for row in rows],
+                 [row[commitment][stage]["pledges_url"] for row in rows], context)
+        if index == 0:
+            for offset, width, row in zip(offsets, widths, rows, strict=True):
+                figure = row[commitment][stage]
+                text = "not valued" if figure["pledges"] and figure["eur"] is None else (
+                    _short(figure["eur"]) if figure["eur"] is not None else "")
+                _end_label(axes, width, offset, text, size)
+    axes.set_yticks(range(len(rows)), labels)
+    axes.set_ylim(len(rows) - 0.5, -0.5)  # the first row of the table on top
+    _value_axis(axes.xaxis, size)
+    axes.set_xlim(0, max(axes.get_xlim()[1], 1e-9) * 1.18)
+    canvas.style(axes, "x", unit)
+    canvas.legend(axes, columns)
+    return canvas.figure, bars
 
 
 def by_nation(document, context, layout):
@@ -217,14 +229,31 @@ def by_nation(document, context, layout):
     shown = [r for r in document["results"] if not r["extra"].get("is_pass_through")]
     rows = shown[:size["rows"]]
     context.titled(f"top {len(rows)} contributors" if len(shown) > len(rows) else "contributors")
-    return _grouped_stages(rows, context, layout, lambda r: _wrap(r["label"], size["wrap"], _not_valued(r)),
-                           "No published pledges match")
+    return _grouped_stages(rows, context, layout, "No published pledges match.")
 
 
 def by_kind(document, context, layout):
-    size = LAYOUTS[layout]
-    return _grouped_stages(document["results"], context, layout,
-                           lambda r: _wrap(r["label"], size["wrap"], _not_valued(r)), "No published pledges match")
+    return _grouped_stages(document["results"], context, layout, "No published pledges match.")
+
+
+def _coverage(row):
+    """(firm %, conditional %, label note) of an objective's target, in value or, without a EUR target, in units."""
+    extra = row["extra"]
+    by_units = extra["target_quantity"] is not None and extra["target_eur"] is None
+    share = extra["coverage_quantity_percent" if by_units else "coverage_eur_percent"]
+    more = extra["conditional_would_add_quantity_percent" if by_units else "conditional_would_add_eur_percent"]
+    complete = extra["coverage_quantity_complete" if by_units else "coverage_eur_complete"]
+    if extra["target_quantity"] is None and extra["target_eur"] is None:
+        note = "no target stated"
+    elif not row["firm"]["announced"]["pledges"]:
+        note = "no firm pledge"
+    elif share is None:
+        note = "unknown: " + ("sizes undisclosed" if by_units and extra["units"]["firm"]["undisclosed"]
+                              else "not valued" if not by_units else f"none in {extra['target_unit']}")
+    else:
+        unit = extra["target_unit"] if by_units else "EUR target"
+        note = f"{'at least ' if not complete else ''}{Decimal(share):,.0f}% of the {unit}"
+    return float(share or 0), float(more or 0), note
 
 
 def by_objective(document, context, layout):
@@ -233,48 +262,32 @@ def by_objective(document, context, layout):
     if not rows:
         return _empty(context, layout, "No published pledges towards an objective.")
     size = LAYOUTS[layout]
-    lines = [_wrap(r["label"], size["wrap"], "x").count("\n") + 1 for r in rows]
-    figure, size = _figure(layout, sum(lines) * 0.75 + len(rows) * 0.4 + 1)
-    axes = figure.add_axes(_axes_box(figure, size, left=0.42 if layout == "desktop" else 0.46))
+    coverage = [_coverage(row) for row in rows]
+    labels = [_wrap(row["label"], size["wrap"], note) for row, (_, _, note) in zip(rows, coverage, strict=True)]
+    canvas = Canvas(context, layout, len(rows) * _row_height(size, labels), legend_rows=2 if layout == "desktop"
+                    else 3)
+    axes = canvas.axes()
     bars = _Bars()
-    firm, conditional, labels, notes = [], [], [], []
-    for row in rows:
-        extra = row["extra"]
-        by_units = extra["target_quantity"] is not None and extra["target_eur"] is None
-        share = extra["coverage_quantity_percent" if by_units else "coverage_eur_percent"]
-        more = extra["conditional_would_add_quantity_percent" if by_units else "conditional_would_add_eur_percent"]
-        firm.append(float(share or 0))
-        conditional.append(float(more or 0))
-        complete = extra["coverage_quantity_complete" if by_units else "coverage_eur_complete"]
-        if extra["target_quantity"] is None and extra["target_eur"] is None:
-            note = "no target stated"
-        elif share is None:
-            note = "unknown: " + ("number undisclosed" if by_units and extra["units"]["firm"]["undisclosed"]
-                                  else "not valued" if not by_units else "no firm pledge in units")
-        else:
-            note = f"{Decimal(share):,.0f}% of {extra['target_unit'] if by_units else 'the EUR target'}" + (
-                "" if complete else ", at least")
-        notes.append(note)
-        labels.append(_wrap(row["label"], size["wrap"], note))
+    firm = [c[0] for c in coverage]
+    conditional = [c[1] for c in coverage]
     positions = list(range(len(rows)))
-    container = axes.barh(positions, firm, height=0.6, color=COLOURS["announced"], label="Covered by firm pledges")
-    bars.add(container, [f"{r['label']}: {n}" for r, n in zip(rows, notes, strict=True)],
+    container = axes.barh(positions, firm, height=0.55, color=COLOURS["announced"], label="Covered by firm pledges")
+    bars.add(container, [f"{r['label']}: {c[2]}" for r, c in zip(rows, coverage, strict=True)],
              [r["firm"]["announced"]["pledges_url"] for r in rows], context)
-    container = axes.barh(positions, conditional, left=firm, height=0.6, color="white",
-                          edgecolor=COLOURS["announced"], hatch="///", linewidth=1.2,
-                          label="Conditional pledges would add")
-    bars.add(container, [f"{r['label']}: conditional pledges would add "
-                         f"{Decimal(c):,.0f}% of the target" for r, c in zip(rows, conditional, strict=True)],
+    container = axes.barh(positions, conditional, left=firm, height=0.55, color="white",
+                          edgecolor=COLOURS["announced"], hatch="///",
+                          linewidth=[1.2 if c else 0 for c in conditional], label="Conditional pledges would add")
+    bars.add(container, [f"{r['label']}: conditional pledges would add {Decimal(c):,.0f}% of the target"
+                         for r, c in zip(rows, conditional, strict=True)],
              [r["conditional"]["announced"]["pledges_url"] for r in rows], context)
     axes.axvline(100, color=COLOURS["target"], linewidth=1.5, linestyle="--", label="Target (100%)")
     axes.set_yticks(positions, labels)
-    axes.invert_yaxis()
+    axes.set_ylim(len(rows) - 0.5, -0.5)
     axes.set_xlim(0, max([100, *[f + c for f, c in zip(firm, conditional, strict=True)]]) * 1.08)
-    axes.xaxis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]))
-    axes.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}%"))
-    _frame(figure, axes, context, size, "% of target")
-    _legend(figure, axes, size, columns=2 if layout == "desktop" else 1)
-    return figure, bars
+    _value_axis(axes.xaxis, size, percent=True)
+    canvas.style(axes, "x", "% of target")
+    canvas.legend(axes, 2 if layout == "desktop" else 1)
+    return canvas.figure, bars
 
 
 def by_status(document, context, layout):
@@ -282,8 +295,9 @@ def by_status(document, context, layout):
     rows = document["results"]
     if not rows:
         return _empty(context, layout, "No published pledges match.")
-    figure, size = _figure(layout, len(rows) + 1)
-    axes = figure.add_axes(_axes_box(figure, size, left=0.32 if layout == "desktop" else 0.42))
+    size = LAYOUTS[layout]
+    canvas = Canvas(context, layout, len(rows) * (size["font"] * PT * 1.45 + 12))
+    axes = canvas.axes(left=0.3 if layout == "desktop" else 0.42)
     positions = list(range(len(rows)))
     counts = [row["pledges"] for row in rows]
     container = axes.barh(positions, counts, height=0.6, color=COLOURS["pledges"], label="Pledges")
@@ -291,48 +305,52 @@ def by_status(document, context, layout):
     bars.add(container, [f"{r['label']}: {r['pledges']} pledges" for r in rows], [r["pledges_url"] for r in rows],
              context)
     for position, count in zip(positions, counts, strict=True):
-        axes.text(count, position, f" {count}", va="center", fontsize=size["font"] - 1, color=INK)
+        _end_label(axes, count, position, f"{count:,}", size)
     axes.set_yticks(positions, [r["label"] for r in rows])
-    axes.invert_yaxis()
-    axes.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True, steps=[1, 2, 5, 10]))
+    axes.set_ylim(len(rows) - 0.5, -0.5)
     axes.set_xlim(0, max(counts or [1]) * 1.15)
-    _frame(figure, axes, context, size, "pledges")
-    return figure, bars
+    _value_axis(axes.xaxis, size, integer=True)
+    canvas.style(axes, "x", "pledges")
+    return canvas.figure, bars
 
 
 def timeline(document, context, layout):
-    """Cumulative totals at each month's end: firm pledged, committed and delivered; conditional pledged dashed."""
+    """Totals at each month's end: firm pledged, committed and delivered; conditional pledged dashed."""
     rows = document["results"]
     if not rows:
         return _empty(context, layout, "No dated pledges.")
     size = LAYOUTS[layout]
-    figure = Figure(figsize=(size["width"] * PX, (420 if layout == "desktop" else 460) * PX), dpi=96)
-    axes = figure.add_axes(_axes_box(figure, size, left=0.09 if layout == "desktop" else 0.16))
     series = [("announced", "firm", "Pledged (firm)", "-"), ("committed", "firm", "Committed (firm)", "-"),
               ("delivered", "firm", "Delivered (firm)", "-")]
     if any(r["conditional"]["announced"]["pledges"] for r in rows):
         series.append(("announced", "conditional", "Pledged (conditional)", "--"))
     values = [Decimal(r[c][s]["eur"]) for r in rows for s, c, _, _ in series if r[c][s]["eur"] is not None]
     divisor, unit = _scale(values)
+    context.heading += f" ({unit})"
+    columns = 2 if layout == "desktop" else 1
+    canvas = Canvas(context, layout, 280 if layout == "desktop" else 240, legend_rows=-(-len(series) // columns))
+    axes = canvas.axes(left=0.09 if layout == "desktop" else 0.15, right=0.95)
     positions = list(range(len(rows)))
     for stage, commitment, label, style in series:
         ys = [float(Decimal(r[commitment][stage]["eur"] or 0) / divisor) for r in rows]
         axes.plot(positions, ys, style, color=COLOURS[stage], linewidth=2.2, label=label, drawstyle="steps-post")
-    most = 7 if layout == "desktop" else 4
+    most = 7 if layout == "desktop" else 3
     step = next((n for n in (1, 2, 3, 6, 12, 24, 36, 60) if len(rows) / n <= most), 120)
-    ticks = [i for i, r in enumerate(rows) if (int(r["key"][5:7]) - 1) % step == 0] if step <= 12 else \
-        [i for i, r in enumerate(rows) if r["key"][5:7] == "01" and int(r["key"][:4]) % (step // 12) == 0]
+    if step <= 12:
+        ticks = [i for i, r in enumerate(rows) if (int(r["key"][5:7]) - 1) % step == 0]
+    else:
+        ticks = [i for i, r in enumerate(rows) if r["key"][5:7] == "01" and int(r["key"][:4]) % (step // 12) == 0]
     axes.set_xticks(ticks, [rows[i]["label"] for i in ticks])
     axes.set_xlim(-0.5, len(rows) - 0.5)
-    axes.yaxis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10], min_n_ticks=3))
-    axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 or v == 0 else f"{v:,.1f}"))
+    _value_axis(axes.yaxis, {**size, "ticks": 5})  # the plot is tall enough for five steps on a phone too
     axes.set_ylim(bottom=0)
-    axes.set_ylabel(unit, fontsize=size["font"] - 1, color=MUTED)
-    _frame(figure, axes, context, size, None)
-    axes.grid(axis="y", color=GRID, linewidth=0.8)
-    axes.grid(axis="x", visible=False)
-    _legend(figure, axes, size, columns=2)
-    return figure, _Bars()
+    canvas.style(axes, "y")
+    canvas.legend(axes, columns)
+    return canvas.figure, _Bars()
+
+
+def _units(value):
+    return "not given" if value is None else f"{Decimal(value):,.0f}"
 
 
 def by_item(document, context, layout):
@@ -341,12 +359,14 @@ def by_item(document, context, layout):
     rows = document["results"][:size["rows"]]
     if not rows:
         return _empty(context, layout, "No item lines.")
-    figure, size = _figure(layout, len(rows) * 1.3 + 1)
-    axes = figure.add_axes(_axes_box(figure, size, left=0.44 if layout == "desktop" else 0.48))
+    labels = [_wrap(r["label"], size["wrap"], f"+{r['items_undisclosed']} undisclosed" if r["items_undisclosed"]
+                    else "") for r in rows]
+    canvas = Canvas(context, layout, len(rows) * max(_row_height(size, labels), 34), legend_rows=1)
+    axes = canvas.axes()
     positions = list(range(len(rows)))
     bars = _Bars()
-    for offset, key, stage, label in ((-0.19, "units_pledged", "announced", "Units pledged"),
-                                      (0.19, "units_delivered", "delivered", "Units delivered")):
+    for offset, key, stage, label in ((-0.2, "units_pledged", "announced", "Units pledged"),
+                                      (0.2, "units_delivered", "delivered", "Units delivered")):
         widths = [float(r[key] or 0) for r in rows]
         container = axes.barh([p + offset for p in positions], widths, height=0.36, color=COLOURS[stage],
                               label=label)
@@ -354,19 +374,13 @@ def by_item(document, context, layout):
                  [r["pledges_url"] for r in rows], context)
         for position, width, row in zip(positions, widths, rows, strict=True):
             _end_label(axes, width, position + offset, _units(row[key]), size)
-    hidden = lambda r: f"+{r['items_undisclosed']} undisclosed" if r["items_undisclosed"] else ""  # noqa: E731
-    axes.set_yticks(positions, [_wrap(r["label"], size["wrap"], hidden(r)) for r in rows])
-    axes.invert_yaxis()
-    axes.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True, steps=[1, 2, 2.5, 5, 10]))
-    axes.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
-    axes.set_xlim(0, axes.get_xlim()[1] * 1.15)
-    _frame(figure, axes, context, size, "units")
-    _legend(figure, axes, size, columns=2)
-    return figure, bars
-
-
-def _units(value):
-    return "not given" if value is None else f"{Decimal(value):,.0f}"
+    axes.set_yticks(positions, labels)
+    axes.set_ylim(len(rows) - 0.5, -0.5)
+    _value_axis(axes.xaxis, size, integer=True)
+    axes.set_xlim(0, max(axes.get_xlim()[1], 1) * 1.18)
+    canvas.style(axes, "x", "units")
+    canvas.legend(axes, 2)
+    return canvas.figure, bars
 
 
 # name -> (summary grouping, drawing function, heading)
@@ -375,7 +389,7 @@ CHARTS = {
     "objectives": ("objective", by_objective, "Objectives: coverage of each target"),
     "kinds": ("kind", by_kind, "By kind of support"),
     "statuses": ("status", by_status, "Pledges by status"),
-    "timeline": ("month", timeline, "Cumulative totals, month by month"),
+    "timeline": ("month", timeline, "Totals, month by month"),
     "items": ("item", by_item, "Equipment: units pledged and delivered"),
 }
 SVG = "http://www.w3.org/2000/svg"
@@ -395,7 +409,7 @@ def render_svg(name, document, context, layout="desktop"):
 
 
 def _finish(svg, bars, context, figure):
-    """Size in CSS pixels, a title and description for screen readers, and per bar a hover title and a link."""
+    """Size in CSS pixels, a title for screen readers, and per bar a hover title and a link."""
     svg = svg[svg.index("<svg"):]
     root = ET.fromstring(svg)
     width, height = figure.get_figwidth() / PX, figure.get_figheight() / PX
@@ -403,7 +417,7 @@ def _finish(svg, bars, context, figure):
     root.set("height", f"{height:.0f}px")
     root.set("role", "img")
     title = ET.Element(f"{{{SVG}}}title")
-    title.text = f"{context.heading} ({context.subtitle()})" + (" Example data, not fact." if context.example else "")
+    title.text = f"{context.heading} ({context.subtitle()})"
     root.insert(0, title)
     found = {element.get("id"): element for element in root.iter() if element.get("id")}
     parents = {child: parent for parent in root.iter() for child in parent}
