@@ -1,13 +1,7 @@
 import pytest
-from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from tracker.api.models import ApiToken
-
-
-@pytest.fixture
-def demo(db):
-    call_command("load_demo")
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@ import re
 from decimal import Decimal
 
 import pytest
-from django.core.management import call_command
 from django.urls import reverse
 
 from tests.factories import PledgeFactory, SourceFactory
@@ -11,11 +10,6 @@ from tracker.commitments.models import Coalition, Nation, Objective, Pledge, Sou
 
 pytestmark = pytest.mark.django_db
 DASHBOARD = "/coalitions/coalition-of-the-willing/"
-
-
-@pytest.fixture
-def demo():
-    call_command("load_demo")
 
 
 def text(response):
