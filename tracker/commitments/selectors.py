@@ -16,7 +16,6 @@ from django.db.models import Count, F, FilteredRelation, Q, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
-from . import timeline
 from .models import (
     Coalition,
     DataVersion,
@@ -75,11 +74,6 @@ def figure_q(stage, commitment, prefix="state_"):
 def stage_value(stage, valuation="ecb", prefix="state_"):
     """The field a stage's figure adds up: the pledged value, or (delivered) the value reported delivered."""
     return f"{prefix}delivered_eur" if stage == "delivered" else prefix + VALUATIONS[valuation]
-
-
-def pledge_state(events, as_of=None):
-    """A pledge's status and cumulative deliveries from its status events (see timeline.stage_on)."""
-    return timeline.stage_on(events, as_of)
 
 
 def today():
