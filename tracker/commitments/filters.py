@@ -106,7 +106,7 @@ class RecordField(forms.CharField):
         return record
 
 
-class RecordFilter(django_filters.Filter):
+class RecordFilter(django_filters.CharFilter):
     field_class = RecordField
 
 
@@ -125,7 +125,7 @@ class StageField(forms.CharField):
         return list(dict.fromkeys(stages))
 
 
-class StageFilter(django_filters.Filter):
+class StageFilter(django_filters.CharFilter):
     field_class = StageField
 
 
