@@ -37,10 +37,11 @@ class Context:
 
     def __init__(self, owner="", as_of=None, filters=None, example=False, link=lambda url: url, valuation="ecb"):
         self.owner, self.as_of, self.filters, self.example = owner, as_of, filters or {}, example
-        self.link, self.valuation, self.heading = link, valuation, ""
+        self.link, self.valuation, self.heading, self.note = link, valuation, "", ""
 
     def titled(self, heading):
         self.heading = f"{self.owner}: {heading}" if self.owner else heading
+        self.note = ""
 
     def subtitle(self):
         parts = [f"as of {self.as_of:%-d %b %Y}" if self.as_of else "as of today"]
@@ -49,6 +50,8 @@ class Context:
             parts.append("filtered: " + ", ".join(f"{k} = {v}" for k, v in shown.items()))
         if self.valuation == "source":
             parts.append("values as the sources give them in EUR")
+        if self.note:
+            parts.append(self.note)
         if self.example:
             parts.append("EXAMPLE DATA, NOT FACT")
         return "; ".join(parts)
@@ -327,6 +330,8 @@ def timeline(document, context, layout):
     values = [Decimal(r[c][s]["eur"]) for r in rows for s, c, _, _ in series if r[c][s]["eur"] is not None]
     divisor, unit = _scale(values)
     context.heading += f" ({unit})"
+    if any(r[c][s]["not_valued"] for r in rows for s, c, _, _ in series):
+        context.note = "lines add the values known; pledges not valued are counted in the table"
     columns = 2 if layout == "desktop" else 1
     canvas = Canvas(context, layout, 280 if layout == "desktop" else 240, legend_rows=-(-len(series) // columns))
     axes = canvas.axes(left=0.09 if layout == "desktop" else 0.15, right=0.95)
