@@ -354,8 +354,14 @@ def timeline(document, context, layout):
     return canvas.figure, _Bars()
 
 
-def _units(value):
-    return "not given" if value is None else f"{Decimal(value):,.0f}"
+def _units(row, key):
+    """Units as a reader should read them: a number, "undisclosed" (never 0), or "none reported"."""
+    value = row[key]
+    if value is not None:
+        return f"{Decimal(value):,.0f}"
+    if key == "units_pledged":
+        return "undisclosed" if row["items_undisclosed"] else "not given"
+    return "undisclosed" if row["items_delivered"] else "none reported"
 
 
 def by_item(document, context, layout):
@@ -375,10 +381,11 @@ def by_item(document, context, layout):
         widths = [float(r[key] or 0) for r in rows]
         container = axes.barh([p + offset for p in positions], widths, height=0.36, color=COLOURS[stage],
                               label=label)
-        bars.add(container, [f"{r['label']}: {label.lower()} {_units(r[key])}" for r in rows],
+        texts = [_units(r, key) for r in rows]
+        bars.add(container, [f"{r['label']}: {label.lower()} {text}" for r, text in zip(rows, texts, strict=True)],
                  [r["pledges_url"] for r in rows], context)
-        for position, width, row in zip(positions, widths, rows, strict=True):
-            _end_label(axes, width, position + offset, _units(row[key]), size)
+        for position, width, text in zip(positions, widths, texts, strict=True):
+            _end_label(axes, width, position + offset, text, size)
     axes.set_yticks(positions, labels)
     axes.set_ylim(len(rows) - 0.5, -0.5)
     _value_axis(axes.xaxis, size, integer=True)
