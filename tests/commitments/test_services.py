@@ -5,7 +5,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from tests.factories import NationFactory, PledgeFactory, SourceFactory
-from tracker.commitments import selectors, services
+from tracker.commitments import selectors, services, timeline
 from tracker.commitments.models import Pledge, StatusEvent
 
 pytestmark = pytest.mark.django_db
@@ -60,10 +60,10 @@ def test_status_as_of_a_past_date_is_derived_from_the_events(alice):
         services.record_status_event(pledge, user=alice, status=status, occurred_on=day, source=source,
                                      delivered_quantity=delivered)
     events = list(pledge.status_events.all())
-    assert selectors.pledge_state(events, as_of=D(2025, 3, 2)).status == "unverified"
-    assert selectors.pledge_state(events, as_of=D(2025, 5, 1)).status == "committed"
-    assert selectors.pledge_state(events, as_of=D(2025, 5, 1)).delivered_quantity is None
-    assert selectors.pledge_state(events, as_of=D(2025, 9, 1)).delivered_quantity == Decimal("10")
+    assert timeline.stage_on(events, D(2025, 3, 2)).status == "unverified"
+    assert timeline.stage_on(events, D(2025, 5, 1)).status == "committed"
+    assert timeline.stage_on(events, D(2025, 5, 1)).delivered_quantity is None
+    assert timeline.stage_on(events, D(2025, 9, 1)).delivered_quantity == Decimal("10")
 
 
 def test_status_event_before_the_announcement_is_refused(alice):
