@@ -8,6 +8,7 @@ a citation in words, deliveries with and without their own source, more delivere
 import csv
 import datetime
 import io
+import re
 from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
@@ -265,3 +266,26 @@ def test_an_empty_tracker_takes_a_release_in_one_command_naming_a_new_coalition(
     with pytest.raises(CommandError, match="not a date"):
         call_command("import_pledges", str(RELEASE), "--format", "kiel", "--user", "alice",
                      "--release-date", "30/06/2024")
+
+
+def test_how_many_tanks_were_pledged_and_delivered_is_answered_by_the_api_and_a_page(rita, coalition, client):
+    from rest_framework.test import APIClient
+
+    release(rita, publish=True)
+    api = APIClient()
+    rows = {r["key"]: r for r in api.get("/api/v1/summaries/by-item-type/").json()["results"]}
+    tanks = rows["Main Battle Tank (MBT)"]  # 14 Leopard 2A6, 31 M1 Abrams, 14 Challenger 2
+    assert (tanks["units_pledged"], tanks["units_delivered"], tanks["items"]) == ("59.00", "28.00", 3)
+    assert rows["155mm howitzer ammunition"]["units_pledged"] is None  # undisclosed, never 0
+    assert rows["155mm howitzer ammunition"]["items_undisclosed"] == 1
+    earlier = {r["key"]: r for r in api.get("/api/v1/summaries/by-item-type/",
+                                             {"as_of": "2024-06-29"}).json()["results"]}
+    assert earlier["Main Battle Tank (MBT)"]["units_delivered"] is None  # nothing delivered before the release
+    germany = api.get("/api/v1/pledges/", {"nation": "germany"}).json()["results"]
+    leopard = next(i for p in germany for i in p["items"] if i["name"] == "Leopard 2A6")
+    assert (leopard["quantity"], leopard["delivered_quantity"], leopard["delivered_on"]) == (
+        "14.00", "14.00", "2024-06-30")
+    assert next(p for p in germany if p["items"])["source_eur_value"] == "3000000000.00"
+    page = client.get("/coalitions/coalition-of-the-willing/").content.decode()
+    row = re.search(r"Main Battle Tank \(MBT\)</a></td>(.*?)</tr>", page, re.S).group(1)
+    assert re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row)).split() == ["Heavy", "weapon", "59", "28", "3"]

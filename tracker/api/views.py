@@ -170,6 +170,8 @@ class PledgeViewSet(mixins.CreateModelMixin, BaseViewSet):
 
     def get_queryset(self):
         pledges = selectors.visible_pledges(self.request.user)
+        if self.as_of() is None and not set(self.request.query_params) & filters.PledgeFilter.STATE_FILTERS:
+            return pledges  # today's state is every pledge's open period: nothing to join to choose a page
         return selectors.with_state(pledges, self.as_of())
 
     def as_of(self):

@@ -7,6 +7,7 @@ conditional) read it as of `as_of`, from the pledges' periods (selectors.with_st
 """
 import datetime
 from dataclasses import dataclass, field
+from functools import cached_property
 from urllib.parse import urlencode
 
 import django_filters
@@ -247,14 +248,36 @@ class InvalidQuery(Exception):
 
 @dataclass
 class Selection:
-    """The pledges a query string asks for, read as of its date, and what was asked (for links and headers)."""
+    """The pledges a query string asks for, read as of its date, and what was asked (for links and headers).
 
-    pledges: QuerySet  # every filter applied, with each pledge's state on `as_of` (selectors.with_state)
-    in_view: QuerySet  # every filter but those on state, without state: the pledges a timeline follows
-    state: Q  # the state filters, over period fields
-    as_of: datetime.date | None
+    The querysets are built when first used: a summary served from the cache never needs them."""
+
+    base: QuerySet  # the pledges the caller may see
+    as_of: datetime.date | None = None
     filters: dict = field(default_factory=dict)  # name -> value as given, as_of and valuation aside
     valuation: str = "ecb"
+    filterset: "PledgeFilter | None" = None  # None: nothing to filter on
+
+    @cached_property
+    def pledges(self):
+        """Every filter applied, each pledge with its state on `as_of` (selectors.with_state)."""
+        return self.filterset.qs if self.filterset is not None else selectors.with_state(self.base, self.as_of)
+
+    @cached_property
+    def _in_view(self):
+        if self.filterset is None:
+            return self.base, Q()
+        return self.filterset.pledges_in_view(self.base)
+
+    @property
+    def in_view(self):
+        """Every filter but those on state, without state: the pledges a timeline follows."""
+        return self._in_view[0]
+
+    @property
+    def state(self):
+        """The state filters, as a Q object over period fields."""
+        return self._in_view[1]
 
     @property
     def query(self):
@@ -269,12 +292,13 @@ class Selection:
 
 def select(params, queryset):
     """Validate a query string over `queryset` (the pledges the caller may see). Raises InvalidQuery."""
+    if not params:  # most reads ask for everything: no filterset to build
+        return Selection(queryset)
     as_of = parse_as_of(params)
     filterset = PledgeFilter(params, queryset=selectors.with_state(queryset, as_of))
     if not filterset.is_valid():
         raise InvalidQuery({name: [str(m) for m in messages] for name, messages in filterset.errors.items()})
-    in_view, state = filterset.pledges_in_view(queryset)
     applied = applied_filters(filterset)
     valuation = applied.pop("valuation", "ecb")
     applied.pop("as_of", None)
-    return Selection(filterset.qs, in_view, state, as_of, applied, valuation)
+    return Selection(queryset, as_of, applied, valuation, filterset)

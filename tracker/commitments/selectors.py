@@ -337,11 +337,12 @@ PG_STATEMENTS = [
     "ON o.id = po.objective_id WHERE po.pledge_id {pledges} ORDER BY o.position, o.id",
     "SELECT ps.pledge_id, ps.source_id FROM commitments_pledge_sources ps WHERE ps.pledge_id {pledges} "
     "ORDER BY ps.source_id",
+    # Item lines, each with every delivery reported of it (in date order), or one row with no delivery.
     "SELECT i.pledge_id, i.id, i.name, i.item_type, i.sub_type, i.quantity::text, i.quantity_undisclosed, "
-    "i.unit_price::text, i.unit_price_currency FROM commitments_pledgeitem i WHERE i.pledge_id {pledges} "
-    "ORDER BY i.position, i.id",
-    "SELECT d.item_id, d.quantity::text, d.quantity_undisclosed, e.occurred_on FROM commitments_itemdelivery d "
-    "JOIN commitments_statusevent e ON e.id = d.event_id WHERE e.pledge_id {pledges} ORDER BY e.occurred_on, e.id",
+    "i.unit_price::text, i.unit_price_currency, d.quantity::text, d.quantity_undisclosed, e.occurred_on "
+    "FROM commitments_pledgeitem i LEFT JOIN commitments_itemdelivery d ON d.item_id = i.id "
+    "LEFT JOIN commitments_statusevent e ON e.id = d.event_id WHERE i.pledge_id {pledges} "
+    "ORDER BY i.position, i.id, e.occurred_on, e.id",
 ]
 ITEM_KEYS = ["id", "name", "item_type", "sub_type", "quantity", "quantity_undisclosed", "unit_price",
              "unit_price_currency"]
@@ -350,8 +351,8 @@ EVENT_KEYS = ["id", "status", "occurred_on", "source", "note", "delivered_quanti
 
 
 def _pg_page(ids):
-    """The four statements' results, sent together (pipeline mode) as prepared statements: PostgreSQL plans each
-    once per connection instead of on every page, which was a third of the database's time for a page."""
+    """The statements' results, sent together (pipeline mode) as prepared statements: PostgreSQL plans each once per
+    connection instead of on every page, which was a third of the database's time for a page."""
     connection = connections["default"]
     # The ids go in as one array literal: quoting a list element by element cost more than the query.
     literal = "{" + ",".join(str(int(pk)) for pk in ids) + "}"
@@ -373,7 +374,7 @@ def _pg_page(ids):
 
 
 def _pg_rows(ids):
-    names, (pledges, event_rows, objective_rows, source_rows, item_rows, delivery_rows) = _pg_page(ids)
+    names, (pledges, event_rows, objective_rows, source_rows, item_rows) = _pg_page(ids)
     rows = [dict(zip(names, row, strict=True)) for row in pledges]
     events, objectives, sources, items = {}, {}, {}, {}
     for pledge_id, *event in event_rows:
@@ -382,11 +383,14 @@ def _pg_rows(ids):
         objectives.setdefault(pledge_id, []).append(slug)
     for pledge_id, source_id in source_rows:
         sources.setdefault(pledge_id, []).append(source_id)
-    for pledge_id, *item in item_rows:
-        items.setdefault(pledge_id, []).append(dict(zip(ITEM_KEYS, item, strict=True)))
     deliveries = {}
-    for item_id, quantity, undisclosed, occurred_on in delivery_rows:
-        deliveries.setdefault(item_id, []).append((occurred_on, quantity, undisclosed))
+    for pledge_id, *item in item_rows:
+        *item, quantity, undisclosed, occurred_on = item
+        if item[0] not in deliveries:
+            items.setdefault(pledge_id, []).append(dict(zip(ITEM_KEYS, item, strict=True)))
+            deliveries[item[0]] = []
+        if occurred_on is not None:
+            deliveries[item[0]].append((occurred_on, quantity, undisclosed))
     for row in rows:
         row["objectives"] = objectives.get(row["id"], [])
         row["sources"] = sources.get(row["id"], [])
