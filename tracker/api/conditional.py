@@ -28,7 +28,9 @@ def check_if_match(request, instance):
     expected = request.headers.get("If-Match")
     if not expected:
         raise PreconditionRequired()
-    if expected.strip() != "*" and record_etag(instance) not in [tag.strip() for tag in expected.split(",")]:
+    if expected.strip() == "*":  # "any version" would let a stale client overwrite a newer change unseen
+        raise PreconditionRequired("If-Match must carry the record's current ETag (its `version`), not *.")
+    if record_etag(instance) not in [tag.strip() for tag in expected.split(",")]:
         raise PreconditionFailed()
 
 
@@ -41,8 +43,8 @@ class ConditionalGetMixin:
     """GET answers 304 when nothing changed since the caller's copy, before any work is done."""
 
     def collection_etag(self, request):
-        version, changed_at = self.data_version = selectors.data_version()
         audience = "staff" if is_staff_reader(request.user) else "public"
+        version, changed_at = self.data_version = selectors.data_version(public=audience == "public")
         accept = request.headers.get("Accept", "")
         stamp = changed_at.timestamp() if changed_at else 0
         digest = hashlib.sha256(f"{version}|{stamp}|{audience}|{request.get_full_path()}|{accept}".encode()).hexdigest()

@@ -12,6 +12,7 @@ from openpyxl import Workbook
 from rest_framework import renderers
 
 from tracker.commitments.imports.template import spreadsheet_safe as safe_cell
+from tracker.commitments.imports.template import xlsx_text
 
 
 def flatten(row, prefix=""):
@@ -111,7 +112,7 @@ def _xlsx_value(value):
         return value.replace(tzinfo=None)
     if isinstance(value, (bool, int, float, datetime.date)) or value is None:
         return value
-    return safe_cell(str(value))
+    return xlsx_text(safe_cell(str(value)))
 
 
 def attach_filename(response, name, fmt):

@@ -15,7 +15,7 @@ class StableCursorPagination(CursorPagination):
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
             return self.page_size
-        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= self.max_page_size:
             raise ValidationError({"page_size": f"A whole number from 1 to {self.max_page_size}."})
         return int(raw)
 
@@ -32,7 +32,15 @@ class StableCursorPagination(CursorPagination):
         return super()._get_position_from_instance(instance, ordering)
 
     def decode_cursor(self, request):
+        invalid = ValidationError({"cursor": "Invalid cursor: use the next/previous links as given."})
         try:
-            return super().decode_cursor(request)
+            cursor = super().decode_cursor(request)
         except NotFound:
-            raise ValidationError({"cursor": "Invalid cursor: use the next/previous links as given."}) from None
+            raise invalid from None
+        # A cursor is only base64 of "o=&r=&p=": a forged one could hold any position. Positions are ids.
+        if cursor is not None and cursor.position is not None and not (
+                cursor.position.isascii() and cursor.position.isdigit() and len(cursor.position) <= 18):
+            raise invalid
+        if cursor is not None and cursor.position is None and not cursor.offset and not cursor.reverse:
+            raise invalid  # it decoded to nothing: no link this API gives looks like that
+        return cursor

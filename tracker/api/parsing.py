@@ -1,7 +1,7 @@
 import orjson
 from django.conf import settings
 from rest_framework import parsers, renderers
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import ParseError, ValidationError
 
 from .errors import PayloadTooLarge
 
@@ -21,9 +21,34 @@ class JSONParser(parsers.BaseParser):
         if len(body) > limit:
             raise PayloadTooLarge(f"Request body is larger than {limit} bytes.")
         try:
-            return orjson.loads(body)
+            data = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             raise ParseError(f"Malformed JSON: {exc}") from None
+        problems = {}
+        _check(data, "", 0, problems)
+        if problems:
+            raise ValidationError(problems)
+        return data
+
+
+MAX_DEPTH = 16  # no field of this API nests deeper than a list in an object
+
+
+def _check(value, path, depth, problems):
+    """Strings holding a NUL (no database stores it) and values nested deeper than any field can be, by field."""
+    name = path or "non_field_errors"
+    if depth > MAX_DEPTH:
+        problems.setdefault(name.split(".")[0], ["Nested too deeply."])
+        return
+    if isinstance(value, str):
+        if "\x00" in value:
+            problems.setdefault(name.split(".")[0], ["Contains a NUL character."])
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check(item, f"{path}.{key}" if path else str(key), depth + 1, problems)
+    elif isinstance(value, list):
+        for item in value:
+            _check(item, path, depth + 1, problems)
 
 
 def _default(value):

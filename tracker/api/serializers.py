@@ -74,8 +74,13 @@ class PledgeSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+ASCII_FIELDS = (serializers.DecimalField, serializers.IntegerField, serializers.FloatField, serializers.DateField,
+                serializers.DateTimeField)
+
+
 class StrictInputMixin:
-    """Refuses fields the caller may not set (ids, authorship, publication, timestamps) or that do not exist."""
+    """Refuses fields the caller may not set (ids, authorship, publication, timestamps) or that do not exist, and
+    numbers or dates not written with the digits 0-9 (Python would read "１２３" as 123)."""
 
     def to_internal_value(self, data):
         if isinstance(data, dict):
@@ -83,6 +88,11 @@ class StrictInputMixin:
             refused = sorted(set(data) - writable)
             if refused:
                 raise serializers.ValidationError({name: ["This field cannot be set."] for name in refused})
+            unreadable = {name: ["Write numbers and dates with the digits 0-9."] for name, value in data.items()
+                          if isinstance(value, str) and not value.isascii()
+                          and isinstance(self.fields.get(name), ASCII_FIELDS)}
+            if unreadable:
+                raise serializers.ValidationError(unreadable)
         return super().to_internal_value(data)
 
 

@@ -1,6 +1,6 @@
 """API v1 resources. Reads are public (published data only); writes need an editor and go through services."""
 from django.db import transaction
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from tracker.commitments import selectors, services
 from tracker.commitments.imports import template
-from tracker.commitments.models import Coalition, Membership, Nation, NationFigures, Objective, Pledge, Source
+from tracker.commitments.models import Coalition, Membership, Nation, NationFigures, Objective, Source
 
 from . import filters, serializers
 from .conditional import ConditionalGetMixin, check_if_match, record_etag
@@ -107,7 +107,8 @@ class NationViewSet(AuditedModelViewSet):
     lookup_value_regex = r"[-a-zA-Z0-9_]{1,100}"
 
     def get_queryset(self):
-        return Nation.objects.order_by("id").prefetch_related(
+        nations = Nation.objects.all() if self.staff() else selectors.public_nations()
+        return nations.order_by("id").prefetch_related(
             Prefetch("figures", queryset=NationFigures.objects.order_by("-year")))
 
 
@@ -127,7 +128,8 @@ class ObjectiveViewSet(AuditedModelViewSet):
     filterset_class = filters.ObjectiveFilter
 
     def get_queryset(self):
-        return Objective.objects.select_related("coalition").prefetch_related("lead_nations").order_by("id")
+        objectives = Objective.objects.all() if self.staff() else selectors.public_objectives()
+        return objectives.select_related("coalition").prefetch_related("lead_nations").order_by("id")
 
 
 @_documented(serializers.SourceSerializer)
@@ -136,15 +138,8 @@ class SourceViewSet(AuditedModelViewSet):
     filterset_class = filters.SourceFilter
 
     def get_queryset(self):
-        sources = Source.objects.order_by("id")
-        if self.staff():
-            return sources
-        # Readers see a source once something they can see cites it.
-        published = Pledge.objects.filter(publication=Pledge.Publication.PUBLISHED)
-        return sources.filter(
-            Q(pk__in=published.values("sources")) | Q(pk__in=published.values("status_events__source"))
-            | Q(pk__in=Membership.objects.filter(is_disclosed=True).values("source"))
-        )
+        # Readers see a source once something they can see rests on it.
+        return (Source.objects.all() if self.staff() else selectors.public_sources()).order_by("id")
 
 
 PLEDGE_LIST_PARAMS = [OpenApiParameter("format", OpenApiTypes.STR, enum=["json", "csv", "xlsx"],

@@ -59,8 +59,8 @@ class DayField(forms.DateField):
             raise forms.ValidationError(f"Give a date from {EARLIEST_DATE.isoformat()} to {LATEST_DATE.isoformat()}.",
                                         code="date_range")
         if self.not_after_today and day > selectors.today():
-            raise forms.ValidationError(f"{day.isoformat()} is after today: figures exist up to today.",
-                                        code="future")
+            raise forms.ValidationError("%(day)s is after today: figures exist up to today.", code="future",
+                                        params={"day": day.isoformat()})
         return day
 
 
@@ -102,8 +102,9 @@ class RecordField(forms.CharField):
         if value in (None, ""):
             return None
         record = self.find(value) if "\x00" not in value else None
-        if record is None:
-            raise forms.ValidationError(f"No {self.noun} “{value[:100]}”{self.hint}.", code="unknown")
+        if record is None:  # what the caller typed goes in as a parameter: it may hold a "%"
+            raise forms.ValidationError("No %(noun)s “%(value)s”%(hint)s.", code="unknown",
+                                        params={"noun": self.noun, "value": value[:100], "hint": self.hint})
         return record
 
 
@@ -121,8 +122,8 @@ class StageField(forms.CharField):
         stages = [part.strip() for part in value.split(",") if part.strip()]
         unknown = [stage for stage in stages if stage not in selectors.STAGES]
         if unknown or not stages:
-            raise forms.ValidationError(f"“{value[:60]}” is not a stage: give announced, committed or delivered.",
-                                        code="invalid_choice")
+            raise forms.ValidationError("“%(value)s” is not a stage: give announced, committed or delivered.",
+                                        code="invalid_choice", params={"value": value[:60]})
         return list(dict.fromkeys(stages))
 
 

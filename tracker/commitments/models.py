@@ -82,7 +82,7 @@ class Coalition(models.Model):
     name = models.CharField(max_length=200, unique=True)
     slug = models.SlugField(max_length=100, unique=True)
     description = models.TextField(blank=True)
-    announced_on = models.DateField(null=True, blank=True)
+    announced_on = models.DateField(null=True, blank=True, validators=[validate_date_in_range])
     is_example = models.BooleanField(
         default=False, help_text="Illustrative data, not fact. Marked as example wherever it appears."
     )
@@ -216,8 +216,8 @@ class Membership(models.Model):
     coalition = models.ForeignKey(Coalition, on_delete=models.PROTECT, related_name="memberships")
     nation = models.ForeignKey(Nation, on_delete=models.PROTECT, related_name="memberships")
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.MEMBER)
-    started_on = models.DateField(null=True, blank=True)
-    ended_on = models.DateField(null=True, blank=True)
+    started_on = models.DateField(null=True, blank=True, validators=[validate_date_in_range])
+    ended_on = models.DateField(null=True, blank=True, validators=[validate_date_in_range])
     is_disclosed = models.BooleanField(
         default=True, help_text="Publicly acknowledged. Undisclosed memberships are never shown to readers."
     )
@@ -269,7 +269,7 @@ class Objective(models.Model):
     target_unit = models.CharField(max_length=50, blank=True, help_text="e.g. troops, aircraft, ships")
     target_eur = models.DecimalField(**MONEY, null=True, blank=True, validators=NON_NEGATIVE,
                                      verbose_name="target (EUR)")
-    deadline = models.DateField(null=True, blank=True)
+    deadline = models.DateField(null=True, blank=True, validators=[validate_date_in_range])
     lead_nations = models.ManyToManyField(Nation, blank=True, related_name="led_objectives")
     position = models.PositiveSmallIntegerField(default=0, help_text="Order on pages.")
     is_example = models.BooleanField(default=False, help_text="Its target is illustrative, not from a source.")
@@ -493,6 +493,15 @@ class Pledge(models.Model):
     @property
     def is_published(self):
         return self.publication == self.Publication.PUBLISHED
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        # Whether readers saw it as read: a change that unpublishes it is a change readers see too.
+        instance.published_when_loaded = instance.__dict__.get("publication") == Publication.PUBLISHED
+        return instance
+
+    published_when_loaded = False
 
     def clean(self):
         """Cross-field rules, and the EUR value from the ECB rate of the announcement date."""
@@ -775,10 +784,16 @@ class PledgePeriod(models.Model):
 
 class DataVersion(models.Model):
     """One row counting writes to the commitment data. Every write bumps it in the same transaction,
-    so caches keyed on it (summaries, ETags) can never serve figures older than the data."""
+    so caches keyed on it (summaries, ETags) can never serve figures older than the data.
+
+    `public_version` and `public_changed_at` move only with writes readers can see (published pledges and what
+    they use): what anonymous responses are keyed on and the site's footer shows, so unpublished work stays unseen.
+    """
 
     version = models.BigIntegerField(default=0)
     changed_at = models.DateTimeField(null=True)
+    public_version = models.BigIntegerField(default=0)
+    public_changed_at = models.DateTimeField(null=True)
 
     class Meta:
         constraints = [models.CheckConstraint(condition=Q(id=1), name="data_version_single_row")]

@@ -20,10 +20,14 @@ from .models import (
     Coalition,
     DataVersion,
     ItemDelivery,
+    Membership,
+    Nation,
     NationFigures,
+    Objective,
     Pledge,
     PledgeItem,
     PledgePeriod,
+    Source,
     Status,
     StatusEvent,
 )
@@ -96,12 +100,14 @@ def published_pledges(coalition=None):
     return pledges.filter(coalition=coalition) if coalition is not None else pledges
 
 
-def data_version():
-    """(version, changed_at) of the commitment data: any write changes the version."""
+def data_version(public=False):
+    """(version, changed_at) of the commitment data: any write changes the version; with `public`, only writes
+    readers can see (what anonymous responses are keyed on, so unpublished work leaves no trace there)."""
     # Every API read and page asks this first (for its ETag or cache key): plain SQL costs a fraction of
     # compiling the same query through the ORM each time.
+    columns = "public_version, public_changed_at" if public else "version, changed_at"
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT version, changed_at FROM {DataVersion._meta.db_table} WHERE id = 1")  # noqa: S608
+        cursor.execute(f"SELECT {columns} FROM {DataVersion._meta.db_table} WHERE id = 1")  # noqa: S608
         row = cursor.fetchone()
     if row is None:
         return 0, None
@@ -109,6 +115,47 @@ def data_version():
     if changed_at is not None and timezone.is_naive(changed_at):  # SQLite stores UTC without the zone
         changed_at = changed_at.replace(tzinfo=datetime.UTC)
     return version, changed_at
+
+
+def public_sources():
+    """Sources readers may see: those something published rests on (a published pledge or one of its status
+    events, a disclosed membership, figures of a nation)."""
+    published = published_pledges()
+    return Source.objects.filter(
+        Q(pk__in=published.values("sources")) | Q(pk__in=StatusEvent.objects.filter(
+            pledge__in=published).values("source")) | Q(pk__in=Membership.objects.filter(
+                is_disclosed=True).values("source")) | Q(pk__in=NationFigures.objects.values("source")))
+
+
+def public_nations():
+    """Nations readers may see: those with a published pledge or a disclosed membership."""
+    return Nation.objects.filter(Q(pk__in=published_pledges().values("nation"))
+                                 | Q(pk__in=Membership.objects.filter(is_disclosed=True).values("nation")))
+
+
+def public_objectives():
+    """Objectives readers may see: those a published pledge counts towards, and those no pledge does yet (a
+    coalition's aims, set by editors); not one that only drafts use."""
+    return Objective.objects.filter(Q(pk__in=published_pledges().values("objectives")) | Q(pledges=None)).distinct()
+
+
+def readers_see(record):
+    """Whether a change to `record` changes what readers see (for the public data version)."""
+    if isinstance(record, Pledge):
+        return record.publication == Pledge.Publication.PUBLISHED or record.published_when_loaded
+    if isinstance(record, StatusEvent | PledgeItem):
+        return published_pledges().filter(pk=record.pledge_id).exists()
+    if isinstance(record, ItemDelivery):
+        return published_pledges().filter(status_events=record.event_id).exists()
+    if isinstance(record, Source):
+        return public_sources().filter(pk=record.pk).exists()
+    if isinstance(record, Nation):
+        return public_nations().filter(pk=record.pk).exists()
+    if isinstance(record, Objective):
+        return public_objectives().filter(pk=record.pk).exists()
+    if isinstance(record, NationFigures):
+        return public_nations().filter(pk=record.nation_id).exists()
+    return True  # coalitions, memberships, anything else: count as seen
 
 
 def default_coalition():

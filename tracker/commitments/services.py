@@ -23,7 +23,7 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils import timezone
 from simple_history.signals import pre_create_historical_record
 
-from . import timeline
+from . import selectors, timeline
 from .models import (
     Coalition,
     DataVersion,
@@ -47,8 +47,9 @@ PUBLISH_PERMISSION = "commitments.publish_pledge"
 BATCH = 1000
 CHUNK = 500  # ids per lookup (SQLite limits the values one statement may carry)
 
-# While set, writes do not bump the data version one by one: the block bumps it once, as it ends.
-_bumps_deferred = contextvars.ContextVar("commitments_bumps_deferred", default=False)
+# While set, writes do not bump the data version one by one: the block bumps it once, as it ends. The value records
+# whether any of the block's writes changed what readers see.
+_bumps_deferred = contextvars.ContextVar("commitments_bumps_deferred", default=None)
 
 
 def _attach_cited_source(sender, instance, history_instance, **kwargs):
@@ -58,11 +59,16 @@ def _attach_cited_source(sender, instance, history_instance, **kwargs):
 pre_create_historical_record.connect(_attach_cited_source)
 
 
-def bump_data_version():
-    """Count one more write. Runs inside the writer's transaction, so readers see both or neither."""
-    updated = DataVersion.objects.filter(pk=1).update(version=F("version") + 1, changed_at=timezone.now())
-    if not updated:
-        DataVersion.objects.get_or_create(pk=1, defaults={"version": 1, "changed_at": timezone.now()})
+def bump_data_version(public=True):
+    """Count one more write (and, if readers can see it, one more public one). Runs inside the writer's
+    transaction, so readers see both or neither."""
+    now = timezone.now()
+    counts = {"version": F("version") + 1, "changed_at": now}
+    if public:
+        counts.update(public_version=F("public_version") + 1, public_changed_at=now)
+    if not DataVersion.objects.filter(pk=1).update(**counts):
+        DataVersion.objects.get_or_create(pk=1, defaults={"version": 1, "changed_at": now, **(
+            {"public_version": 1, "public_changed_at": now} if public else {})})
 
 
 @contextmanager
@@ -71,25 +77,34 @@ def one_data_version_bump():
 
     Bumping takes a lock on the version's row until the transaction commits; taken last, a long import holds it
     for an instant rather than for all of its writes, so editors saving meanwhile are not kept waiting."""
-    if _bumps_deferred.get():
+    if _bumps_deferred.get() is not None:
         yield
         return
-    token = _bumps_deferred.set(True)
+    state = {"public": False}
+    token = _bumps_deferred.set(state)
     try:
         yield
     finally:
         _bumps_deferred.reset(token)
-    bump_data_version()
+    bump_data_version(public=state["public"])
 
 
-def _data_changed(sender, **kwargs):
-    if not _bumps_deferred.get():
-        bump_data_version()
+def note_write(public):
+    """A write happened: bump the data version now, or (in a one_data_version_bump block) when the block ends."""
+    state = _bumps_deferred.get()
+    if state is None:
+        bump_data_version(public=public)
+    else:
+        state["public"] = state["public"] or public
 
 
-def _relations_changed(sender, action, **kwargs):
-    if action.startswith("post_") and not _bumps_deferred.get():
-        bump_data_version()
+def _data_changed(sender, instance=None, **kwargs):
+    note_write(instance is None or selectors.readers_see(instance))
+
+
+def _relations_changed(sender, action, instance=None, **kwargs):
+    if action.startswith("post_"):
+        note_write(instance is None or selectors.readers_see(instance))
 
 
 # Connected per model: a receiver for every sender would also stop Django deleting other rows (such as
@@ -163,7 +178,7 @@ def add_nation_figures(nations, *, user=None, reason="GDP and population (World 
             record.source = source
         _bulk_create(added, {"default_user": _user_or_none(user), "default_change_reason": reason,
                              "default_date": timezone.now(), "custom_historical_attrs": {"history_source": source}})
-        _data_changed(NationFigures)
+        note_write(selectors.public_nations().filter(pk__in=[n.pk for n in wanted]).exists())
     return len(added)
 
 
@@ -422,6 +437,7 @@ def write_pledge_changes(changes, *, user, reason, source=None, created=()):
         for records in by_model.values():
             _bulk_create(records, history)
         _Writer(changes, history, now).write()
+        note_write(any(selectors.readers_see(change.pledge) for change in changes))
         add_nation_figures({c.pledge.nation_id: c.pledge.nation for c in changes}.values(), user=user)
     return changes
 

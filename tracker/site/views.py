@@ -21,7 +21,6 @@ from tracker.commitments.models import (
     NationFigures,
     Objective,
     PledgeKind,
-    Source,
     Status,
     StatusEvent,
 )
@@ -65,7 +64,7 @@ def dashboard(request, slug=None):
         selection = select(request.GET, coalition=coalition.slug)
     except BadQuery as error:
         return bad_query(request, error)
-    version = selectors.data_version()
+    version = selectors.data_version(public=True)
     documents = {grouping: summary(selection, grouping, version) for grouping in DASHBOARD}
     context = {
         "coalition": coalition,
@@ -82,12 +81,12 @@ def dashboard(request, slug=None):
 
 
 def nation_detail(request, slug):
-    nation = get_object_or_404(Nation, slug=slug)
+    nation = get_object_or_404(selectors.public_nations(), slug=slug)
     try:
         selection = select(request.GET, nation=slug)
     except BadQuery as error:
         return bad_query(request, error)
-    version = selectors.data_version()
+    version = selectors.data_version(public=True)
     pledges = list(selection.pledges.select_related("coalition").order_by("-announced_on", "-id")[:LISTED])
     context = {
         "nation": nation,
@@ -106,13 +105,13 @@ def nation_detail(request, slug):
 
 
 def objective_detail(request, coalition, slug):
-    objective = get_object_or_404(Objective.objects.select_related("coalition"), coalition__slug=coalition,
-                                  slug=slug)
+    objective = get_object_or_404(selectors.public_objectives().select_related("coalition"),
+                                  coalition__slug=coalition, slug=slug)
     try:
         selection = select(request.GET, coalition=coalition, objective=slug)
     except BadQuery as error:
         return bad_query(request, error)
-    version = selectors.data_version()
+    version = selectors.data_version(public=True)
     rows = summary(selection, "objective", version)["results"]
     pledges = list(selection.pledges.select_related("nation").order_by("-announced_on", "-id")[:LISTED])
     context = {
@@ -203,7 +202,7 @@ def pledge_detail(request, pk):
 
 
 def source_detail(request, pk):
-    source = get_object_or_404(Source, pk=pk)
+    source = get_object_or_404(selectors.public_sources(), pk=pk)
     published = selectors.published_pledges()
     context = {
         "source": source,
@@ -226,7 +225,7 @@ def _chart(request, slug, name):
     coalition = get_object_or_404(Coalition, slug=slug)
     selection = select(request.GET.copy(), ignore=["layout"], coalition=coalition.slug)
     grouping, _, heading = charts.CHARTS[name]
-    document = summary(selection, grouping, selectors.data_version())
+    document = summary(selection, grouping, selectors.data_version(public=True))
     return coalition, selection, grouping, heading, document
 
 

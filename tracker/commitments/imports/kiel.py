@@ -74,9 +74,9 @@ VALUATION = {
     "value is calculated with prices": Valuation.ESTIMATED,
     "value is not given at all": Valuation.NOT_VALUED,
 }
-MONTH_DAY_YEAR = re.compile(r"(?<!\d)(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})(?!\d)")
-MONTH_YEAR = re.compile(r"(?<!\d)(\d{1,2})/(\d{4}|\d{2})(?!\d)")
-YEAR = re.compile(r"(?<!\d)(\d{4})(?!\d)")
+MONTH_DAY_YEAR = re.compile(r"(?<!\d)(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})(?!\d)", re.ASCII)
+MONTH_YEAR = re.compile(r"(?<!\d)(\d{1,2})/(\d{4}|\d{2})(?!\d)", re.ASCII)
+YEAR = re.compile(r"(?<!\d)(\d{4})(?!\d)", re.ASCII)
 
 
 class Columns:
@@ -181,12 +181,12 @@ def parse_earmarked(value):
     raw = text(value)
     if blank(raw):
         return None, None
-    if match := re.fullmatch(r"(\d{4})\s*[-–/]\s*(\d{2}|\d{4})", raw):
+    if match := re.fullmatch(r"(\d{4})\s*[-–/]\s*(\d{2}|\d{4})", raw, re.ASCII):
         first, last = int(match[1]), int(match[2])
         if last < 100:
             last += first // 100 * 100
         return first, last
-    if re.fullmatch(r"\d{4}", raw):
+    if re.fullmatch(r"\d{4}", raw, re.ASCII):
         return int(raw), int(raw)
     raise CellError(f"“{raw}” is not a year or a range of years such as 2022-2023")
 

@@ -145,7 +145,7 @@ def boolean(value):
     raise CellError(f"“{value}” is not yes or no")
 
 
-NUMBER = re.compile(r"^-?(\d{1,3}(,\d{3})+(\.\d+)?|\d+(\.\d+)?)$")
+NUMBER = re.compile(r"^-?([0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?|[0-9]+(\.[0-9]+)?)$")  # ASCII digits only
 
 
 def decimal(value, empty=("",)):
@@ -187,6 +187,8 @@ def iso_date(value):
     if not raw:
         return None
     try:
+        if not raw.isascii():
+            raise ValueError(raw)
         return datetime.date.fromisoformat(raw)
     except ValueError as exc:
         raise CellError(f"“{raw}” is not a date as YYYY-MM-DD") from exc
@@ -198,7 +200,7 @@ def year(value):
     raw = text(value)
     if isinstance(value, float) and value.is_integer():
         raw = str(int(value))
-    if not re.fullmatch(r"\d{4}", raw) or not 1900 <= int(raw) <= 2200:
+    if not re.fullmatch(r"[0-9]{4}", raw) or not 1900 <= int(raw) <= 2200:
         raise CellError(f"“{raw}” is not a year between 1900 and 2200")
     return int(raw)
 

@@ -7,6 +7,7 @@ pledges. The columns, with what each holds, are COLUMNS below (and the README, a
 import csv
 import datetime
 import io
+import re
 from decimal import Decimal
 
 from openpyxl import Workbook
@@ -259,12 +260,23 @@ def write_csv(rows, header=HEADER):
     return out.getvalue().encode("utf-8")
 
 
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def xlsx_text(value):
+    """Text an XLSX cell can hold: a control character it cannot (a vertical tab pasted into a description) is
+    written as its visible symbol (U+2400 onwards), so nothing is dropped silently."""
+    if isinstance(value, str) and CONTROL.search(value):
+        return CONTROL.sub(lambda m: chr(0x2400 + ord(m.group())), value)
+    return value
+
+
 def write_xlsx(rows, header=HEADER, help_sheet=False):
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("pledges")
     sheet.append(header)
     for row in rows:
-        sheet.append([row.get(column) for column in header])
+        sheet.append([xlsx_text(row.get(column)) for column in header])
     if help_sheet:
         notes = workbook.create_sheet("columns")
         notes.append(["column", "what it holds"])
