@@ -4,6 +4,7 @@ Defaults suit a developer's machine: DEBUG on, SQLite next to manage.py. Product
 DEBUG=0, SECRET_KEY, ALLOWED_HOSTS and DATABASE_URL=postgres://...
 """
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -48,6 +49,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_countries",
     "simple_history",
+    "axes",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -68,6 +70,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "tracker.urls"
@@ -131,10 +134,28 @@ STORAGES = {
 # Mostly for bulk admin actions on many pledges at once.
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 
-# Failed logins per client address (and per username) allowed within LOGIN_THROTTLE_WINDOW seconds.
+# Failed logins per client address, and per username, after which either is locked out for LOGIN_THROTTLE_WINDOW
+# seconds (django-axes; see tracker/accounts/lockout.py).
 LOGIN_THROTTLE_ATTEMPTS = int(os.environ.get("LOGIN_THROTTLE_ATTEMPTS", "5"))
 LOGIN_THROTTLE_WINDOW = int(os.environ.get("LOGIN_THROTTLE_WINDOW", "900"))
-AUTHENTICATION_BACKENDS = ["tracker.accounts.throttle.ThrottledModelBackend"]
+AUTHENTICATION_BACKENDS = [
+    "tracker.accounts.lockout.LoginGateBackend",
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = LOGIN_THROTTLE_ATTEMPTS
+AXES_COOLOFF_TIME = timedelta(seconds=LOGIN_THROTTLE_WINDOW)
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]  # either one reaching the limit locks it out
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # the lock lasts the documented window, no longer
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+AXES_VERBOSE = False
+# How many reverse proxies (each appending to X-Forwarded-For) stand between clients and the app: 0 reads the
+# client's address from the connection itself, so a client cannot pretend to be another with the header.
+TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
+AXES_IPWARE_PROXY_ORDER = "right-most"
+AXES_IPWARE_PROXY_COUNT = TRUSTED_PROXIES or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if TRUSTED_PROXIES else ("REMOTE_ADDR",)
 
 API_MAX_PAGE_SIZE = 1000
 API_MAX_BODY_BYTES = int(os.environ.get("API_MAX_BODY_BYTES", str(256 * 1024)))

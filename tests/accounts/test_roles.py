@@ -24,7 +24,9 @@ def test_create_account_makes_a_staff_reviewer_who_can_log_in(client, monkeypatc
     rita = User.objects.get(username="rita")
     assert rita.is_staff and not rita.is_superuser
     assert rita.has_perm("commitments.publish_pledge")
-    assert client.login(username="rita", password="a long enough passphrase")
+    response = client.post("/admin/login/", {"username": "rita", "password": "a long enough passphrase",
+                                             "next": "/admin/"})
+    assert response.status_code == 302 and client.session["_auth_user_id"] == str(rita.pk)
 
 
 def test_create_account_can_change_a_role_and_refuses_a_weak_password(monkeypatch):

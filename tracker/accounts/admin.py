@@ -1,22 +1,24 @@
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
-from .throttle import is_locked_out
 
-
-class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
-    """Says plainly when logins are throttled, rather than "wrong password"."""
+class LockoutAdminAuthenticationForm(AdminAuthenticationForm):
+    """Checks credentials in one transaction, committed whatever the outcome, so that lockout.LoginGateBackend's
+    locks last until the attempt's failure is recorded. A locked-out attempt is answered by django-axes
+    (429, with accounts/locked_out.html)."""
 
     def clean(self):
-        if is_locked_out(self.request, self.data.get("username")):
-            minutes = max(1, settings.LOGIN_THROTTLE_WINDOW // 60)
-            raise ValidationError(
-                f"Too many failed logins from your address or for this account. Try again in {minutes} minutes.",
-                code="throttled",
-            )
-        return super().clean()
+        refused = None
+        with transaction.atomic():
+            try:
+                cleaned = super().clean()
+            except ValidationError as error:
+                refused = error
+        if refused is not None:
+            raise refused
+        return cleaned
 
 
-admin.site.login_form = ThrottledAdminAuthenticationForm
+admin.site.login_form = LockoutAdminAuthenticationForm

@@ -7,6 +7,6 @@ class AccountsConfig(AppConfig):
     label = "accounts"
 
     def ready(self):
-        from . import roles, throttle  # noqa: F401  (connects the login-failure receiver)
+        from . import roles
 
         post_migrate.connect(roles.ensure_groups, dispatch_uid="tracker.accounts.ensure_groups")
