@@ -149,3 +149,15 @@ def test_an_embedded_chart_shows_its_chart_and_table(site):
     assert "<iframe" in page.locator("#snippet").input_value()
     page.get_by_text("Data table").click()
     assert page.get_by_role("table").locator("tbody tr").count() >= 3
+
+
+def test_no_page_breaks_its_own_content_security_policy(site):
+    url, page = site
+    refused = []
+    page.on("console", lambda message: refused.append(message.text) if "Content Security Policy" in message.text
+            else None)
+    for path in ("/", "/pledges/", "/methodology/", "/embed/coalition-of-the-willing/nations/", "/admin/login/"):
+        page.goto(url + path)
+    page.goto(url + "/api/v1/docs/")
+    page.wait_for_selector(".opblock")  # Swagger UI started: its script is a file, not inline
+    assert refused == []

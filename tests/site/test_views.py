@@ -236,3 +236,14 @@ def test_nation_page_lists_disclosed_memberships_only(client, demo):
     membership.is_disclosed = False
     services.save_record(membership, user=None, reason="test")
     assert "No disclosed membership" in text(client.get("/nations/united-kingdom/"))
+
+
+def test_every_page_carries_a_policy_that_runs_no_injected_script(client, demo):
+    for url in ("/", DASHBOARD, "/pledges/", "/methodology/", "/api/v1/pledges/", "/admin/login/",
+                "/api/v1/docs/"):
+        policy = client.get(url)["Content-Security-Policy"]
+        directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
+        assert directives["script-src"] == "'self'", url  # no 'unsafe-inline', no other host
+        assert directives["frame-ancestors"] == "'none'" and directives["object-src"] == "'none'"
+    embed = client.get("/embed/coalition-of-the-willing/objectives/")["Content-Security-Policy"]
+    assert "frame-ancestors *" in embed and "script-src 'self'" in embed

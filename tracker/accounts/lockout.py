@@ -8,7 +8,6 @@ runs in one), it holds a row lock per username and per address, so attempts for 
 each sees the failures recorded before it: never more password checks than the limit allows.
 """
 from axes.helpers import get_client_ip_address
-from django.contrib.auth.backends import BaseBackend
 from django.db import connection
 
 from .models import LoginGate
@@ -24,8 +23,12 @@ def gate_keys(request, username):
     return sorted(keys)  # always locked in the same order: two attempts never wait for each other in a circle
 
 
-class LoginGateBackend(BaseBackend):
-    """Authenticates nobody: it takes the locks, and the backends after it (axes, then the password) do the rest."""
+class LoginGateBackend:
+    """Authenticates nobody: it takes the locks, and the backends after it (axes, then the password) do the rest.
+
+    No get_user (like axes' own backend): a session is never attributed to it, so Django's test client and anything
+    else that picks "the first backend that can load users" skips it.
+    """
 
     def authenticate(self, request, username=None, password=None, **kwargs):
         if not connection.in_atomic_block:
