@@ -1,5 +1,6 @@
 """Named users, as in the product's design: Alice edits, Rita reviews, Sam is a superuser; and the demo coalition."""
 import shutil
+import sys
 
 import pytest
 from django.apps import apps
@@ -77,6 +78,10 @@ def pytest_report_header(config):
 
 
 def pytest_terminal_summary(terminalreporter):
+    fuzzed = sys.modules.get("tests.api.test_schema")
+    if fuzzed is not None and any(fuzzed.CASES.values()):
+        terminalreporter.write_line("schemathesis cases (all checks, valid and invalid data) per role: " + ", ".join(
+            f"{role} {count:,}" for role, count in fuzzed.CASES.items()))
     if not shutil.which("chromium"):
         terminalreporter.write_line("!!! BROWSER TESTS WERE SKIPPED: no chromium on this machine !!!",
                                     red=True, bold=True)

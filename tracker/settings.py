@@ -207,7 +207,7 @@ SPECTACULAR_SETTINGS = {
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "tracker.api.schema.add_error_responses",
+        "tracker.api.schema.document_operations",
     ],
 }
 

@@ -1,12 +1,22 @@
 from django.contrib import admin
 from django.http import JsonResponse
 from django.urls import include, path
+from django.views import defaults
 
 
 def healthz(request):
     """For load balancers and the benchmark's baseline: answers without touching the database."""
     return JsonResponse({"status": "ok"})
 
+
+def not_found(request, exception):
+    """API clients get their 404 as JSON, like every other API error; readers get the site's page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+handler404 = not_found
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

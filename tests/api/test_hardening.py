@@ -76,6 +76,18 @@ def test_if_match_star_is_428_with_a_message(editor_api, demo):
     assert publish.status_code in (403, 428)
 
 
+def test_if_match_that_is_no_version_is_428_and_a_list_holding_the_current_one_is_accepted(editor_api, demo):
+    pledge = Pledge.objects.get(external_id="demo:uk-training")
+    url, body = f"{PLEDGES}{pledge.pk}/", {"description": "x", "change_reason": "y"}
+    for header in ("post_", "pledge-1-2", 'W/"pledge-1-2"', '"pledge-1-2",'):
+        response = editor_api.patch(url, body, format="json", HTTP_IF_MATCH=header)
+        assert response.status_code == 428, header
+        assert "version" in response.json()["detail"]
+    current = editor_api.get(url)["ETag"]
+    response = editor_api.patch(url, body, format="json", HTTP_IF_MATCH=f'"pledge-{pledge.pk}-1", {current}')
+    assert response.status_code == 200
+
+
 def test_a_date_far_in_the_future_in_stored_data_takes_no_page_down(client, api, demo):
     pledge = Pledge.objects.get(external_id="demo:us-backstop")  # no status event to come before it
     Pledge.objects.filter(pk=pledge.pk).update(announced_on=datetime.date(9999, 12, 31))
@@ -164,3 +176,45 @@ def test_a_source_that_nothing_published_cites_is_hidden_until_a_published_pledg
     pledge = Pledge.objects.get(external_id="demo:uk-training")
     pledge.sources.add(source)
     assert client.get(f"/sources/{source.pk}/").status_code == 200
+
+
+@pytest.mark.parametrize("value", [80000000, 0.1, "1e3", "+5", "-5", "12.", "", " 5"])
+def test_amounts_are_strings_of_digits_anything_else_is_a_400_naming_the_field(editor_api, demo, value):
+    body = {"coalition": "coalition-of-the-willing", "nation": "france", "kind": "military",
+            "description": "Radars", "amount": value, "currency": "EUR", "announced_on": "2025-06-01"}
+    response = editor_api.post(PLEDGES, body, format="json")
+    assert response.status_code == 400 and "amount" in response.json(), (value, response.content)
+    assert editor_api.post(PLEDGES, {**body, "amount": "80000000.50"}, format="json").status_code == 201
+
+
+def test_a_parameter_left_empty_counts_as_not_given(api, demo):
+    everything = api.get(PLEDGES).json()
+    empty = api.get(PLEDGES, {"page_size": "", "cursor": "", "ordering": "", "nation": "", "as_of": ""})
+    assert empty.status_code == 200 and empty.json()["results"] == everything["results"]
+    summary = api.get("/api/v1/summaries/by-nation/", {"year": "", "stage": ""})
+    assert summary.status_code == 200
+    assert summary.json()["results"] == api.get("/api/v1/summaries/by-nation/").json()["results"]
+
+
+def test_one_pledge_refuses_parameters_it_does_not_take_and_bad_dates(api, demo):
+    pledge = Pledge.objects.filter(publication="published").first()
+    for params, field in (({"nation": "france"}, "nation"), ({"as_of": "soon"}, "as_of"),
+                          ({"as_of": "2999-01-01"}, "as_of")):
+        response = api.get(f"{PLEDGES}{pledge.pk}/", params)
+        assert response.status_code == 400 and field in response.json(), params
+    assert api.get(f"{PLEDGES}{pledge.pk}/", {"as_of": "2025-06-30"}).status_code == 200
+
+
+def test_an_unknown_api_path_is_a_json_404_and_a_page_one_is_html(api, client, db):
+    response = api.get("/api/v1/objectives/%0A%C2%95/")
+    assert response.status_code == 404 and response.json() == {"detail": "Not found."}
+    page = client.get("/no-such-page/")
+    assert page.status_code == 404 and page["Content-Type"].startswith("text/html")
+
+
+def test_rules_across_fields_name_the_fields_that_can_satisfy_them(editor_api, demo):
+    state = editor_api.post("/api/v1/nations/", {"name": "Atlantis", "slug": "atlantis", "kind": "state"},
+                            format="json")
+    assert state.status_code == 400 and "country" in state.json()
+    source = editor_api.post("/api/v1/sources/", {"title": "A rumour", "url": "", "publisher": " "}, format="json")
+    assert source.status_code == 400 and {"url", "publisher"} <= set(source.json())

@@ -1,6 +1,7 @@
 """ETags. Collections and summaries: derived from the data version, so a repeated read costs one tiny query
 and answers 304. Records: derived from the record's own last change, for If-Match on writes."""
 import hashlib
+import re
 
 from django.utils.http import http_date
 from rest_framework import status
@@ -19,6 +20,10 @@ class NotModified(Exception):
 micros = selectors.micros
 
 
+VERSION_TAG = r'"[a-z]+-[0-9]+-[0-9]+"'
+IF_MATCH = rf"^{VERSION_TAG}(?: *, *{VERSION_TAG})*$"  # one version, or several separated by commas
+
+
 def record_etag(instance):
     return f'"{instance._meta.model_name}-{instance.pk}-{micros(instance.updated_at)}"'
 
@@ -28,9 +33,11 @@ def check_if_match(request, instance):
     expected = request.headers.get("If-Match")
     if not expected:
         raise PreconditionRequired()
-    if expected.strip() == "*":  # "any version" would let a stale client overwrite a newer change unseen
-        raise PreconditionRequired("If-Match must carry the record's current ETag (its `version`), not *.")
-    if record_etag(instance) not in [tag.strip() for tag in expected.split(",")]:
+    if not re.fullmatch(IF_MATCH, expected):
+        # "*" (any version) would let a stale client overwrite a newer change unseen; anything else is no version
+        raise PreconditionRequired("If-Match must carry the record's current ETag (its `version`), " + (
+            "not *." if expected.strip() == "*" else 'such as "pledge-12-1748000000000000".'))
+    if record_etag(instance) not in [tag.strip(" ") for tag in expected.split(",")]:
         raise PreconditionFailed()
 
 

@@ -3,10 +3,12 @@ import django_filters
 from django.db.models import Q
 
 from tracker.commitments.filters import (  # noqa: F401 - the API's names for them
+    InvalidQuery,
     PledgeFilter,
     StrictBooleanFilter,
     StrictFilterSet,
     applied_filters,
+    check_record_query,
     parse_as_of,
 )
 from tracker.commitments.models import Membership, Objective, Source

@@ -13,26 +13,34 @@ class StableCursorPagination(CursorPagination):
 
     def get_page_size(self, request):
         raw = request.query_params.get(self.page_size_query_param)
-        if raw is None:
+        if not raw:  # absent, or left empty as a form leaves a field: the default
             return self.page_size
         if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= self.max_page_size:
             raise ValidationError({"page_size": f"A whole number from 1 to {self.max_page_size}."})
         return int(raw)
 
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": self.max_page_size}
+                parameter["description"] = f"Records per page, 1 to {self.max_page_size} (default {self.page_size})."
+        return parameters + [{
+            "name": "ordering", "required": False, "in": "query",
+            "description": "-id: newest first (the default); id: oldest first.",
+            "schema": {"type": "string", "enum": ["-id", "id"]},
+        }]
+
     def get_ordering(self, request, queryset, view):
-        value = request.query_params.get("ordering", self.ordering)
+        value = request.query_params.get("ordering") or self.ordering
         if value not in ("id", "-id"):
             raise ValidationError({"ordering": "Use -id (newest first, the default) or id (oldest first)."})
         return (value,)
 
-    def _get_position_from_instance(self, instance, ordering):
-        # The pledge list pages over bare ids (values_list flat), which are their own position.
-        if isinstance(instance, int):
-            return str(instance)
-        return super()._get_position_from_instance(instance, ordering)
-
     def decode_cursor(self, request):
         invalid = ValidationError({"cursor": "Invalid cursor: use the next/previous links as given."})
+        if request.query_params.get(self.cursor_query_param) == "":
+            return None  # left empty: the first page
         try:
             cursor = super().decode_cursor(request)
         except NotFound:

@@ -4,6 +4,7 @@ Pledges are read by the domain's read model (selectors.pledge_representations: p
 than one serializer object per field per row). The PledgeSerializer below documents that shape for the OpenAPI
 schema; tests check real responses against it.
 """
+import re
 
 from django.db import transaction
 from rest_framework import serializers
@@ -74,13 +75,26 @@ class PledgeSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+def decimal_pattern(field):
+    """The strings a DecimalField takes: digits 0-9 within its places, no exponent or plus sign, a minus sign only
+    where negative values are allowed, and (where the field is nullable) "" for none. The OpenAPI document gives
+    the same pattern."""
+    whole = f"{{1,{field.max_whole_digits}}}" if field.max_whole_digits is not None else "+"
+    places = f"{{1,{field.decimal_places}}}" if field.decimal_places is not None else "+"
+    number = rf"(?:[0-9]{whole}(?:\.[0-9]{places})?|\.[0-9]{places})"
+    if field.min_value is None or field.min_value < 0:
+        number = "-?" + number
+    return rf"^(?:{number})?$" if field.allow_null else rf"^{number}$"
+
+
 ASCII_FIELDS = (serializers.DecimalField, serializers.IntegerField, serializers.FloatField, serializers.DateField,
                 serializers.DateTimeField)
 
 
 class StrictInputMixin:
     """Refuses fields the caller may not set (ids, authorship, publication, timestamps) or that do not exist, and
-    numbers or dates not written with the digits 0-9 (Python would read "１２３" as 123)."""
+    numbers or dates not written with the digits 0-9 (Python would read "１２３" as 123), and decimals other than as
+    strings of digits (a JSON number such as 0.1 is a binary fraction; the API writes decimals as strings too)."""
 
     def to_internal_value(self, data):
         if isinstance(data, dict):
@@ -91,6 +105,12 @@ class StrictInputMixin:
             unreadable = {name: ["Write numbers and dates with the digits 0-9."] for name, value in data.items()
                           if isinstance(value, str) and not value.isascii()
                           and isinstance(self.fields.get(name), ASCII_FIELDS)}
+            unreadable.update({
+                name: ["Write the number as a string of digits, such as \"1234.50\" (no exponent or plus sign; "
+                       "a minus sign only where a value may be negative)."]
+                for name, value in data.items()
+                if isinstance(self.fields.get(name), serializers.DecimalField) and value is not None
+                and not (isinstance(value, str) and re.fullmatch(decimal_pattern(self.fields[name]), value))})
             if unreadable:
                 raise serializers.ValidationError(unreadable)
         return super().to_internal_value(data)

@@ -8,6 +8,7 @@ many pledges it sums, and links to the pledge list that produces it.
 from urllib.parse import urlencode
 
 from django.urls import reverse
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers as drf
@@ -16,7 +17,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tracker.commitments import selectors, summaries
-from tracker.commitments.filters import InvalidQuery, select
+from tracker.commitments.filters import InvalidQuery, PledgeFilter, select
+from tracker.commitments.models import Pledge
 
 from .conditional import ConditionalGetMixin
 from .exports import attach_filename
@@ -95,21 +97,28 @@ def api_link(query):
 
 SUMMARY_PARAMS = [
     OpenApiParameter("format", OpenApiTypes.STR, enum=["json", "csv", "xlsx"]),
-    OpenApiParameter("year", OpenApiTypes.INT, description="by-nation: GDP and population of this year, 1900 to "
-                                                           "2100 (default: each nation's latest on record)"),
+    OpenApiParameter("year", {"type": "integer", "minimum": 1900, "maximum": 2100},
+                     description="by-nation: GDP and population of this year, 1900 to 2100 (default: each nation's "
+                                 "latest on record)"),
 ]
 
 
 class SummaryView(ConditionalGetMixin, APIView):
+    """A summary of the pledges the query selects: it takes the pledge list's filters (select() applies them)."""
+
     permission_classes = [ReadOnly]
     grouping = "totals"
+    # Read by the OpenAPI document only, so a summary documents the same filters as the pledge list.
+    queryset = Pledge.objects.none()
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = PledgeFilter
 
-    @extend_schema(parameters=SUMMARY_PARAMS, responses={200: SummarySerializer, **{
+    @extend_schema(filters=True, parameters=SUMMARY_PARAMS, responses={200: SummarySerializer, **{
         400: OpenApiResponse(description="Unknown query parameter or bad value, named")}})
     def get(self, request):
         params = request.query_params.copy()
         params.pop("format", None)
-        year = params.pop("year", [None])[-1]
+        year = params.pop("year", [None])[-1] or None
         if year is not None and not (year.isascii() and year.isdigit() and 1900 <= int(year) <= 2100):
             raise ValidationError({"year": "A year from 1900 to 2100."})
         try:
@@ -130,7 +139,7 @@ class SummaryView(ConditionalGetMixin, APIView):
 class ItemSummaryView(SummaryView):
     grouping = "item"
 
-    @extend_schema(parameters=SUMMARY_PARAMS, responses={200: inline_serializer(
+    @extend_schema(filters=True, parameters=SUMMARY_PARAMS, responses={200: inline_serializer(
         "ItemSummary", {"grouping": drf.CharField(), "as_of": drf.DateField(allow_null=True),
                         "filters": drf.DictField(child=drf.CharField()), "results": ItemRowSerializer(many=True)}),
         400: OpenApiResponse(description="Unknown query parameter or bad value, named")})

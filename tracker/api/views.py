@@ -7,6 +7,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from tracker.commitments import selectors, services
@@ -192,8 +193,8 @@ class PledgeViewSet(mixins.CreateModelMixin, BaseViewSet):
             response = Response(selectors.pledge_representations(ids, self.as_of()))
             return attach_filename(response, "pledges", fmt)
         # The page is chosen on ids alone; the rows are then read in bulk by pledge_representations.
-        ids = self.paginator.paginate_queryset(pledges.values_list("id", flat=True), request, view=self)
-        rows = selectors.pledge_representations(ids, self.as_of())
+        page = self.paginator.paginate_queryset(pledges.values("id"), request, view=self)
+        rows = selectors.pledge_representations([row["id"] for row in page], self.as_of())
         return self.paginator.get_paginated_response(rows)
 
     @extend_schema(
@@ -211,6 +212,10 @@ class PledgeViewSet(mixins.CreateModelMixin, BaseViewSet):
         return response
 
     def retrieve(self, request, pk=None):
+        try:
+            filters.check_record_query(request.query_params)
+        except filters.InvalidQuery as error:
+            raise ValidationError(error.errors) from None
         pledge = get_object_or_404(self.get_queryset(), pk=pk)
         self.not_modified_for_record(request, pledge)
         return Response(self._representation(pledge.pk))

@@ -6,6 +6,7 @@ error naming the parameter, never silently "no filter". Filters on a pledge's st
 conditional) read it as of `as_of`, from the pledges' periods (selectors.with_state).
 """
 import datetime
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from urllib.parse import urlencode
@@ -29,15 +30,24 @@ from .models import (
 )
 
 BOOLEAN_HELP = "true or false"
+DATE_RANGE = f"{EARLIEST_DATE.isoformat()} to {LATEST_DATE.isoformat()}"
 
 
-class StrictBooleanFilter(django_filters.TypedChoiceFilter):
-    """true or false; anything else is an error rather than silently no filter."""
+class StrictBooleanField(forms.TypedChoiceField):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, choices=[("true", "true"), ("false", "false")], coerce=lambda value: value == "true",
+                         **kwargs)
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    """true or false; anything else (1, yes, True) is an error rather than silently no filter, as django-filter's
+    own boolean field would make it."""
+
+    field_class = StrictBooleanField
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("help_text", BOOLEAN_HELP)
-        super().__init__(*args, choices=[("true", "true"), ("false", "false")],
-                         coerce=lambda value: value == "true", **kwargs)
+        super().__init__(*args, **kwargs)
 
 
 class DayField(forms.DateField):
@@ -112,19 +122,24 @@ class RecordFilter(django_filters.CharFilter):
     field_class = RecordField
 
 
+STAGE = "(?:" + "|".join(selectors.STAGES) + ")"
+STAGE_LIST = rf"^ *{STAGE} *(?:, *{STAGE} *)*$"  # the OpenAPI document gives this pattern too
+
+
 class StageField(forms.CharField):
     """One stage, or several separated by commas."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, strip=False, **kwargs)
 
     def clean(self, value):
         value = super().clean(value)
         if not value:
             return []
-        stages = [part.strip() for part in value.split(",") if part.strip()]
-        unknown = [stage for stage in stages if stage not in selectors.STAGES]
-        if unknown or not stages:
+        if not re.fullmatch(STAGE_LIST, value):
             raise forms.ValidationError("“%(value)s” is not a stage: give announced, committed or delivered.",
                                         code="invalid_choice", params={"value": value[:60]})
-        return list(dict.fromkeys(stages))
+        return list(dict.fromkeys(part.strip() for part in value.split(",")))
 
 
 class StageFilter(django_filters.CharFilter):
@@ -146,7 +161,7 @@ class PledgeFilter(StrictFilterSet):
                              noun="objective", hint=": give an objective's slug", help_text="objective slug")
     kind = django_filters.ChoiceFilter(choices=PledgeKind.choices)
     status = django_filters.ChoiceFilter(choices=Status.choices, field_name="state_status",
-                                         help_text="stage, as of `as_of` when given")
+                                         help_text="status, as of `as_of` when given")
     stage = StageFilter(
         method="filter_stage",
         help_text="the pledges a stage's total counts, as of `as_of` when given: announced, committed or delivered, "
@@ -155,10 +170,13 @@ class PledgeFilter(StrictFilterSet):
     conditional = StrictBooleanFilter(field_name="state_is_conditional",
                                       help_text="true: conditional pledges only; false: firm ones (as of `as_of`)")
     disclosure = django_filters.ChoiceFilter(choices=Disclosure.choices)
-    announced_after = DayFilter(field_name="announced_on", lookup_expr="gte", help_text="YYYY-MM-DD, inclusive")
-    announced_before = DayFilter(field_name="announced_on", lookup_expr="lte", help_text="YYYY-MM-DD, inclusive")
+    announced_after = DayFilter(field_name="announced_on", lookup_expr="gte",
+                                help_text=f"YYYY-MM-DD, inclusive; {DATE_RANGE}")
+    announced_before = DayFilter(field_name="announced_on", lookup_expr="lte",
+                                 help_text=f"YYYY-MM-DD, inclusive; {DATE_RANGE}")
     as_of = DayFilter(method="filter_nothing", not_after_today=True,
-                      help_text="YYYY-MM-DD, not after today: statuses, figures and totals as they stood that day")
+                      help_text=f"YYYY-MM-DD, from {EARLIEST_DATE.isoformat()} and not after today: statuses, "
+                                "figures and totals as they stood that day")
     search = django_filters.CharFilter(method="filter_search", help_text="words in description, nation or sources")
     example = StrictBooleanFilter(field_name="is_example", help_text="true: only example data; false: none")
     item = django_filters.CharFilter(method="filter_item",
@@ -245,6 +263,22 @@ class InvalidQuery(Exception):
     def __init__(self, errors):
         super().__init__(errors)
         self.errors = errors
+
+
+RECORD_QUERY = ("as_of", "format")
+
+
+def check_record_query(params):
+    """One pledge is read as of a day (`as_of`) and in a format; any other parameter, or a bad date, is an error
+    naming it (raises InvalidQuery)."""
+    errors = {name: [f"Unknown parameter. Allowed: {', '.join(RECORD_QUERY)}."]
+              for name in params if name not in RECORD_QUERY}
+    try:
+        DayField(required=False, not_after_today=True).clean(params.get("as_of"))
+    except forms.ValidationError as error:
+        errors["as_of"] = error.messages
+    if errors:
+        raise InvalidQuery(errors)
 
 
 @dataclass

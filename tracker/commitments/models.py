@@ -149,6 +149,11 @@ class Nation(models.Model):
     def get_absolute_url(self):
         return reverse("site:nation", args=[self.slug])
 
+    def clean(self):
+        # The constraint's own error names no field; this one puts it next to the country.
+        if self.kind == NationKind.STATE and not self.country:
+            raise ValidationError({"country": "A state needs its ISO 3166-1 country code."})
+
     @property
     def code(self):
         return self.country.code if self.country else ""
@@ -199,6 +204,12 @@ class Source(models.Model):
 
     def get_absolute_url(self):
         return reverse("site:source", args=[self.pk])
+
+    def clean(self):
+        # The constraint's own error names no field; this one says it at both fields that can satisfy it.
+        if not self.url and not self.publisher.strip():
+            message = "Give the source's URL or its publisher."
+            raise ValidationError({"url": message, "publisher": message})
 
 
 class Role(models.TextChoices):
