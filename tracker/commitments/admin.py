@@ -281,6 +281,22 @@ class PledgeAdmin(ExampleMarkMixin, AuditedAdmin):
         services.save_record(obj, user=request.user, reason=reason, source=form.cleaned_data.get("change_source"),
                              effective_on=form.cleaned_data.get("figures_effective_on"))
 
+    def get_search_results(self, request, queryset, search_term):
+        """Full-text search by the rule the reader pages and the API follow (commitments/search.py): every word, in
+        the description, condition, status notes, contributor or cited sources' titles; best matches first unless
+        a column is sorted. Typing in an autocomplete also finds the words the last one begins."""
+        from django.contrib.admin.views.main import ORDER_VAR
+
+        from .search import by_rank, search_pledges
+
+        if not search_term.strip():
+            return queryset, False
+        typing = getattr(request.resolver_match, "url_name", None) == "autocomplete"
+        found = search_pledges(queryset, search_term, prefix=typing)
+        if not request.GET.get(ORDER_VAR):
+            found = by_rank(found, *(queryset.query.order_by or self.model._meta.ordering))
+        return found, False  # one row per pledge: nothing to make distinct
+
     def get_urls(self):
         wrap = self.admin_site.admin_view
         return [

@@ -28,6 +28,8 @@ from .models import (
     PledgeKind,
     Status,
 )
+from .search import HELP as SEARCH_HELP
+from .search import search_pledges
 
 BOOLEAN_HELP = "true or false"
 DATE_RANGE = f"{EARLIEST_DATE.isoformat()} to {LATEST_DATE.isoformat()}"
@@ -177,7 +179,7 @@ class PledgeFilter(StrictFilterSet):
     as_of = DayFilter(method="filter_nothing", not_after_today=True,
                       help_text=f"YYYY-MM-DD, from {EARLIEST_DATE.isoformat()} and not after today: statuses, "
                                 "figures and totals as they stood that day")
-    search = django_filters.CharFilter(method="filter_search", help_text="words in description, nation or sources")
+    search = django_filters.CharFilter(method="filter_search", help_text=SEARCH_HELP)
     example = StrictBooleanFilter(field_name="is_example", help_text="true: only example data; false: none")
     item = django_filters.CharFilter(method="filter_item",
                                      help_text="pledges with an item line of this sub-type (or type), e.g. "
@@ -216,11 +218,7 @@ class PledgeFilter(StrictFilterSet):
         return queryset  # applied by whoever reads the state (with_state), before filtering on it
 
     def filter_search(self, queryset, name, value):
-        from .models import Source
-
-        cited = Source.objects.filter(Q(title__icontains=value) | Q(publisher__icontains=value)
-                                      | Q(url__icontains=value)).values("pledges")
-        return queryset.filter(Q(description__icontains=value) | Q(nation__name__icontains=value) | Q(pk__in=cited))
+        return search_pledges(queryset, value)  # each pledge ranked (search.RANK), best first where listed
 
     def filter_queryset(self, queryset, skip=()):
         for name, value in self.form.cleaned_data.items():

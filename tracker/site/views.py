@@ -26,6 +26,7 @@ from tracker.commitments.models import (
     Status,
     StatusEvent,
 )
+from tracker.commitments.search import by_rank
 
 from . import charts
 from .query import BadQuery, select, summary
@@ -135,7 +136,8 @@ def pledge_list(request):
         selection = select(request.GET, ignore=["page"])
     except BadQuery as error:
         return bad_query(request, error)
-    pledges = selection.pledges.select_related("nation", "coalition").order_by("-announced_on", "-id")
+    # Searched: best matches first; otherwise (and among equal matches) the latest announced first.
+    pledges = by_rank(selection.pledges.select_related("nation", "coalition"), "-announced_on", "-id")
     page = Paginator(pledges, PAGE_SIZE).get_page(request.GET.get("page"))
     value = "state_source_eur_value" if selection.valuation == "source" else "state_eur_value"
     # The list's own sums: what a figure linking here must equal.
