@@ -26,7 +26,7 @@ def admin_form_data(response, **changes):
     """The form's values as the page shows them, with `changes` applied (inline fields by full prefixed name)."""
     data = {}
     _form_fields(response.context["adminform"].form, data)
-    for inline in response.context["inline_admin_formsets"]:
+    for inline in response.context.get("inline_admin_formsets", []):
         formset = inline.formset
         for name in formset.management_form.fields:
             data[formset.management_form.add_prefix(name)] = _encode(formset.management_form[name].value())

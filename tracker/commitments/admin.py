@@ -5,13 +5,13 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
-from . import admin_imports, services
+from . import admin_imports, history, services
 from .models import (
     Coalition,
     ItemDelivery,
@@ -69,11 +69,34 @@ class PledgeForm(ChangeNoteForm):
 class AuditedAdmin(SimpleHistoryAdmin):
     form = ChangeNoteForm
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
-    history_list_display = ["history_source"]
+    object_history_template = "admin/commitments/object_history.html"
+    object_history_list_template = "admin/commitments/object_history_list.html"
 
     def save_model(self, request, obj, form, change):
         reason = form.cleaned_data.get("change_reason") or ("Changed" if change else "Created")
         services.save_record(obj, user=request.user, reason=reason, source=form.cleaned_data.get("change_source"))
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # The record, its links and the rows of its inlines are one save: one history entry.
+        with transaction.atomic(), services.one_history_entry():
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def get_history_queryset(self, request, history_manager, pk_name, object_id):
+        return super().get_history_queryset(request, history_manager, pk_name, object_id).select_related(
+            "history_source", "history_user")
+
+    def set_history_delta_changes(self, request, historical_records, foreign_keys_are_objs=True):
+        history.describe(historical_records)
+
+    def revert_disabled(self, request, obj=None):
+        return not services.can_publish(request.user)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        """A past version, to save again as the current one: reviewers only, and the revert is its own entry."""
+        if self.revert_disabled(request):
+            raise PermissionDenied("Only reviewers may revert a record to an earlier version.")
+        with transaction.atomic(), services.one_history_entry():
+            return super().history_form_view(request, object_id, version_id, extra_context)
 
 
 class ExampleMarkMixin:

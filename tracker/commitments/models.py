@@ -510,9 +510,17 @@ class Pledge(models.Model):
         instance = super().from_db(db, field_names, values)
         # Whether readers saw it as read: a change that unpublishes it is a change readers see too.
         instance.published_when_loaded = instance.__dict__.get("publication") == Publication.PUBLISHED
+        # What was read, so a save checks and derives only what changed (services.save_record).
+        instance.loaded_values = dict(zip(field_names, values, strict=True))
         return instance
 
     published_when_loaded = False
+    loaded_values = {}
+
+    def unchanged_fields(self):
+        """Names of the fields that still hold the value they were read with (none for a new pledge)."""
+        return [f.name for f in self._meta.concrete_fields
+                if f.attname in self.loaded_values and self.loaded_values[f.attname] == getattr(self, f.attname)]
 
     def clean(self):
         """Cross-field rules, and the EUR value from the ECB rate of the announcement date."""
@@ -529,7 +537,7 @@ class Pledge(models.Model):
             errors["condition"] = "A conditional pledge must state its condition."
         if self.earmarked_from and self.earmarked_to and self.earmarked_to < self.earmarked_from:
             errors["earmarked_to"] = "The last earmarked year cannot be before the first."
-        if self.pk and self.announced_on:
+        if self.pk and self.announced_on and self.loaded_values.get("announced_on") != self.announced_on:
             earliest = self.earliest_event_on()
             if earliest and earliest < self.announced_on:
                 errors["announced_on"] = f"A status event is dated {earliest}, before this announcement date."

@@ -470,8 +470,8 @@ def _rows(ids):
     for item in PledgeItem.objects.filter(pledge_id__in=ids).order_by("position", "id").values("pledge_id",
                                                                                                *ITEM_KEYS):
         items.setdefault(item.pop("pledge_id"), []).append(item)
-    for item_id, quantity, undisclosed, occurred_on in ItemDelivery.objects.filter(
-            event__pledge_id__in=ids).order_by("event__occurred_on", "event_id").values_list(
+    reported = ItemDelivery.objects.filter(event__pledge_id__in=ids) if items else ItemDelivery.objects.none()
+    for item_id, quantity, undisclosed, occurred_on in reported.order_by("event__occurred_on", "event_id").values_list(
             "item_id", "quantity", "quantity_undisclosed", "event__occurred_on"):
         deliveries.setdefault(item_id, []).append((occurred_on, quantity, undisclosed))
     for row in rows:

@@ -19,7 +19,7 @@ from types import SimpleNamespace
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F, Min
-from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 from django.utils import timezone
 from simple_history.signals import pre_create_historical_record
 
@@ -54,9 +54,132 @@ _bumps_deferred = contextvars.ContextVar("commitments_bumps_deferred", default=N
 
 def _attach_cited_source(sender, instance, history_instance, **kwargs):
     history_instance.history_source = getattr(instance, "_history_source", None)
+    entry = _entry.get()
+    if entry is not None:  # a status event, item or delivery saved as part of its pledge's entry
+        entry.attribute_from(instance)
+        history_instance.history_date = entry.date
+        pledge_id = getattr(instance, "pledge_id", None) or (
+            instance.item.pledge_id if isinstance(instance, ItemDelivery) else None)
+        if pledge_id is not None:
+            entry.include(pledge_id, created=False)
 
 
 pre_create_historical_record.connect(_attach_cited_source)
+
+
+# One save, one history entry
+
+
+@dataclass
+class _Entry:
+    date: datetime.datetime
+    pledges: dict = field(default_factory=dict)  # pk: whether the entry created it
+    saved: dict = field(default_factory=dict)  # pk: the pledge as last saved (its row as it now is)
+    links: dict = field(default_factory=dict)  # (pk, "objectives" or "sources"): its links as they now are
+    attributed: bool = False
+    user: object = None
+    reason: str | None = None
+    source: object = None
+
+    def include(self, pk, created):
+        self.pledges[pk] = self.pledges.get(pk, False) or created
+
+    def attribute_from(self, instance):
+        if not self.attributed and hasattr(instance, "_history_user"):
+            self.attributed = True
+            self.user, self.reason = instance._history_user, instance._change_reason
+            self.source = getattr(instance, "_history_source", None)
+
+
+_entry = contextvars.ContextVar("commitments_history_entry", default=None)
+
+
+@contextmanager
+def one_history_entry():
+    """Everything written inside the block is one save, and each pledge it touches gets one history entry.
+
+    The pledge's history row is written as the block ends, with the pledge and its objectives and sources as they
+    then are; the rows of the status events, items and deliveries saved with it carry the same instant, which is
+    how the pledge's history shows them in that entry. The entry is attributed (user, reason, cited source) like
+    the block's first attributed write; the data version moves once."""
+    if _entry.get() is not None:
+        yield
+        return
+    entry = _Entry(date=timezone.now())
+    token = _entry.set(entry)
+    try:
+        with transaction.atomic(), one_data_version_bump():
+            yield
+            _write_entry(entry)
+    finally:
+        _entry.reset(token)
+
+
+def _write_entry(entry):
+    if not entry.pledges:
+        return
+    untouched = [pk for pk in entry.pledges if pk not in entry.saved]
+    if untouched:  # only their links, items or events changed: their version (ETag) changes all the same
+        Pledge.objects.filter(pk__in=untouched).update(updated_at=timezone.now())
+    pledges = [entry.saved[pk] for pk in entry.pledges if pk in entry.saved]
+    pledges += Pledge.objects.filter(pk__in=untouched).order_by() if untouched else []
+    for created in (True, False):
+        rows = Pledge.history.bulk_history_create(
+            [p for p in pledges if entry.pledges[p.pk] is created], update=not created,
+            default_user=_user_or_none(entry.user), default_change_reason=entry.reason, default_date=entry.date,
+            custom_historical_attrs={"history_source": entry.source})
+        for name in ("objectives", "sources"):
+            rows_by_pledge = {row.id: row for row in rows}
+            known = {pk: entry.links[pk, name] for pk in rows_by_pledge if (pk, name) in entry.links}
+            _snapshot_links(name, {pk: row for pk, row in rows_by_pledge.items() if pk in known}, known)
+            _snapshot_links(name, {pk: row for pk, row in rows_by_pledge.items() if pk not in known})
+
+
+def _snapshot_links(name, history_rows, links=None):
+    """Keep in each pledge's history row its links (objectives or sources) as they are now, as simple_history does
+    for a single save. `history_rows`: {pledge id: its new history row}; `links`: {pledge id: [through rows]},
+    read from the database when not given."""
+    through = getattr(Pledge, name).through
+    other = "objective_id" if name == "objectives" else "source_id"
+    if links is None:
+        links = defaultdict(list)
+        for chunk in _chunks(history_rows):
+            for link in through.objects.filter(pledge_id__in=chunk).order_by():
+                links[link.pledge_id].append(link)
+    snapshot = getattr(Pledge.history.model, name).model
+    snapshot.objects.bulk_create([
+        snapshot(id=link.pk, pledge_id=pk, history=history_rows[pk], **{other: getattr(link, other)})
+        for pk, pledge_links in links.items() if pk in history_rows for link in pledge_links], batch_size=BATCH)
+
+
+def _pledge_saving(sender, instance, **kwargs):
+    entry = _entry.get()
+    if entry is not None and not hasattr(instance, "skip_history_when_saving"):
+        entry.attribute_from(instance)
+        instance.skip_history_when_saving = instance.history_in_entry = True
+
+
+def _pledge_saved(sender, instance, created, **kwargs):
+    if getattr(instance, "history_in_entry", False):
+        _entry.get().include(instance.pk, created)
+        if not kwargs.get("action"):
+            _entry.get().saved[instance.pk] = instance
+        del instance.skip_history_when_saving, instance.history_in_entry
+
+
+def _pledge_links_changing(sender, instance, action, **kwargs):
+    if not isinstance(instance, Pledge):
+        return
+    if action.startswith("pre_"):
+        _pledge_saving(sender, instance)
+    else:
+        _pledge_saved(sender, instance, created=False, action=action)
+
+
+pre_save.connect(_pledge_saving, sender=Pledge, dispatch_uid="entry-pledge-saving")
+post_save.connect(_pledge_saved, sender=Pledge, dispatch_uid="entry-pledge-saved")
+for _through in (Pledge.objectives.through, Pledge.sources.through):
+    m2m_changed.connect(_pledge_links_changing, sender=_through, dispatch_uid=f"entry-{_through._meta.label}")
 
 
 def bump_data_version(public=True):
@@ -110,9 +233,11 @@ def _relations_changed(sender, action, instance=None, **kwargs):
 # Connected per model: a receiver for every sender would also stop Django deleting other rows (such as
 # derived periods) with a single statement.
 for _model in VERSIONED:
+    m2m_changed.connect(_relations_changed, sender=_model, dispatch_uid=f"version-m2m-{_model._meta.label}")
+    if _model._meta.auto_created:  # link rows: written by services, which count them (and Django deletes them
+        continue                   # in one statement only while no receiver asks for each row)
     post_save.connect(_data_changed, sender=_model, dispatch_uid=f"version-save-{_model._meta.label}")
     post_delete.connect(_data_changed, sender=_model, dispatch_uid=f"version-delete-{_model._meta.label}")
-    m2m_changed.connect(_relations_changed, sender=_model, dispatch_uid=f"version-m2m-{_model._meta.label}")
 
 
 def _user_or_none(user):
@@ -125,28 +250,40 @@ def _attribute(instance, *, user, reason, source):
     instance._history_source = source
 
 
+# What a pledge's revisions and periods are derived from: when none of it changes, neither do they.
+DERIVED_FROM = {*timeline.FIGURE_NAMES, "announced_on"}
+
+
 def save_record(instance, *, user, reason="", source=None, effective_on=None):
     """Validate and save any commitments record, attributed to `user` with a reason and cited source.
 
     For a pledge, `effective_on` is the day changed figures (amount, value, quantity, conditionality) take
-    effect, for "as of" views: default today; a new pledge's figures count from its start."""
-    instance.full_clean()
+    effect, for "as of" views: default today; a new pledge's figures count from its start. A pledge read from the
+    database has only its changed fields checked again (with every rule across fields), and its revisions and
+    periods derived again only when what they derive from changed."""
+    unchanged = instance.unchanged_fields() if isinstance(instance, Pledge) else []
+    instance.full_clean(exclude=unchanged)
     _attribute(instance, user=user, reason=reason, source=source)
     created = instance.pk is None
-    with transaction.atomic():
+    with one_history_entry():
         instance.save()
-        if isinstance(instance, Pledge):
-            record_revision(instance, effective_on)
-            rebuild_periods([instance.pk])
+        if isinstance(instance, Pledge) and DERIVED_FROM - set(instance.unchanged_fields()):
+            loaded = instance.loaded_values
+            record_revision(instance, effective_on, timeline.Figures.of(SimpleNamespace(**{
+                name: loaded[name] for name in timeline.FIGURE_NAMES})) if set(timeline.FIGURE_NAMES) <= set(
+                loaded) else None)
+            rebuild_periods([instance.pk], {instance.pk: instance.announced_on})
         elif isinstance(instance, Nation) and created:
             add_nation_figures([instance], user=user)
+    if isinstance(instance, Pledge):
+        instance.loaded_values = {f.attname: getattr(instance, f.attname) for f in instance._meta.concrete_fields}
     return instance
 
 
 def delete_record(instance, *, user, reason=""):
     """Delete a record (an item line, an item delivery), attributed in its history."""
     _attribute(instance, user=user, reason=reason or "Removed", source=None)
-    with transaction.atomic():
+    with one_history_entry():
         instance.delete()
 
 
@@ -182,13 +319,17 @@ def add_nation_figures(nations, *, user=None, reason="GDP and population (World 
     return len(added)
 
 
-def record_revision(pledge, effective_on=None):
-    """Record the pledge's figures if they differ from its latest revision. Returns the new revision or None."""
-    latest = pledge.revisions.order_by("-id").first()
+def record_revision(pledge, effective_on=None, latest_figures=None):
+    """Record the pledge's figures if they differ from its latest revision. Returns the new revision or None.
+
+    `latest_figures`: those of its latest revision, when known (a pledge read from the database had them)."""
+    if latest_figures is None:
+        latest = pledge.revisions.order_by("-id").first()
+        latest_figures = None if latest is None else timeline.Figures.of(latest)
     figures = timeline.Figures.of(pledge)
-    if latest is not None and timeline.Figures.of(latest) == figures:
+    if latest_figures is not None and latest_figures == figures:
         return None
-    when = None if latest is None else (effective_on or timezone.localdate())
+    when = None if latest_figures is None else (effective_on or timezone.localdate())
     return PledgeRevision.objects.create(pledge=pledge, effective_on=when, recorded_at=timezone.now(),
                                          **vars(figures))
 
@@ -199,13 +340,15 @@ def _chunks(items, size=CHUNK):
         yield items[start:start + size]
 
 
-def rebuild_periods(pledge_ids):
+def rebuild_periods(pledge_ids, announced_on=None):
     """Derive the periods of these pledges from their events and revisions and store them, replacing the old.
 
-    Returns {pledge id: today's Stage}."""
+    `announced_on`: {pledge id: its announcement date}, when the caller has them. Returns {pledge id: today's
+    Stage}."""
     current = {}
     for chunk in _chunks(pledge_ids):
-        announced = dict(Pledge.objects.filter(pk__in=chunk).values_list("id", "announced_on"))
+        announced = {pk: announced_on[pk] for pk in chunk} if announced_on else dict(
+            Pledge.objects.filter(pk__in=chunk).values_list("id", "announced_on"))
         events, revisions = defaultdict(list), defaultdict(list)
         for row in StatusEvent.objects.filter(pledge_id__in=chunk).order_by().values(
                 "pledge_id", "id", "status", "occurred_on", "delivered_quantity", "delivered_eur"):
@@ -214,8 +357,8 @@ def rebuild_periods(pledge_ids):
                 "pledge_id", "effective_on", *timeline.FIGURE_NAMES):
             revisions[row["pledge_id"]].append(SimpleNamespace(**row))
         rows = []
-        for pledge_id, announced_on in announced.items():
-            found = timeline.periods(announced_on, events[pledge_id], revisions[pledge_id])
+        for pledge_id, day in announced.items():
+            found = timeline.periods(day, events[pledge_id], revisions[pledge_id])
             current[pledge_id] = found[-1].stage
             rows += [period_row(pledge_id, period) for period in found]
         PledgePeriod.objects.filter(pledge_id__in=chunk).delete()
@@ -233,18 +376,36 @@ def period_row(pledge_id, period):
         quantity_undisclosed=figures.quantity_undisclosed)
 
 
-def _touch(instance):
-    """Mark a record changed when only its related rows did, so its version (ETag) changes too."""
-    instance.updated_at = timezone.now()
-    type(instance).objects.filter(pk=instance.pk).update(updated_at=instance.updated_at)
-
-
 def set_related(instance, field_name, values, *, user, reason="", source=None):
     """Replace a many-to-many field (a pledge's objectives or sources); history records the new set."""
     _attribute(instance, user=user, reason=reason, source=source)
-    with transaction.atomic():
+    with one_history_entry():
+        if isinstance(instance, Pledge):
+            _set_pledge_links(instance, field_name, values)
+            return
         getattr(instance, field_name).set(values)
-        _touch(instance)
+        instance.updated_at = timezone.now()
+        type(instance).objects.filter(pk=instance.pk).update(updated_at=instance.updated_at)
+
+
+def _set_pledge_links(pledge, name, values):
+    """A pledge's objectives or sources become `values`, in the fewest statements; the pledge's history entry
+    records them (and marks the pledge changed)."""
+    through = getattr(Pledge, name).through
+    other = "objective_id" if name == "objectives" else "source_id"
+    wanted = list(dict.fromkeys(getattr(value, "pk", value) for value in values))
+    have = {getattr(link, other): link for link in through.objects.filter(pledge_id=pledge.pk).order_by("pk")}
+    removed = [link.pk for other_id, link in have.items() if other_id not in wanted]
+    added = [through(pledge_id=pledge.pk, **{other: other_id}) for other_id in wanted if other_id not in have]
+    if not removed and not added:
+        return
+    if removed:
+        through.objects.filter(pk__in=removed).delete()
+    through.objects.bulk_create(added)
+    entry = _entry.get()
+    entry.include(pledge.pk, created=False)
+    entry.links[pledge.pk, name] = [have[i] for i in wanted if i in have] + added
+    note_write(selectors.readers_see(pledge))
 
 
 def record_status_event(pledge, *, user, status, occurred_on, source, note="", delivered_quantity=None,
@@ -252,7 +413,7 @@ def record_status_event(pledge, *, user, status, occurred_on, source, note="", d
     """Add a dated status step, citing its source, and bring the pledge's current state up to date."""
     event = StatusEvent(pledge=pledge, status=status, occurred_on=occurred_on, source=source, note=note,
                         delivered_quantity=delivered_quantity, delivered_eur=delivered_eur, recorded_by=user)
-    with transaction.atomic():
+    with one_history_entry():
         save_record(event, user=user, reason=reason or f"Status: {event.get_status_display()}", source=source)
         refresh_state(pledge, user=user, reason=reason or f"Status: {event.get_status_display()}", source=source)
     return event
@@ -262,7 +423,7 @@ def save_status_event(event, *, user, reason="", source=None):
     """Save a new or edited status event and refresh its pledge's current state."""
     if event.recorded_by_id is None:
         event.recorded_by = _user_or_none(user)
-    with transaction.atomic():
+    with one_history_entry():
         save_record(event, user=user, reason=reason, source=source or event.source)
         refresh_state(event.pledge, user=user, reason=reason or f"Status: {event.get_status_display()}",
                       source=source or event.source)
@@ -272,7 +433,7 @@ def save_status_event(event, *, user, reason="", source=None):
 def delete_status_event(event, *, user, reason=""):
     pledge = event.pledge
     _attribute(event, user=user, reason=reason or "Status event removed", source=None)
-    with transaction.atomic():
+    with one_history_entry():
         event.delete()
         refresh_state(pledge, user=user, reason=reason or "Status event removed", source=None)
 
@@ -282,8 +443,7 @@ def refresh_state(pledge, *, user, reason="", source=None):
     stage = rebuild_periods([pledge.pk])[pledge.pk]
     current = (pledge.status, pledge.delivered_quantity, pledge.delivered_eur)
     if current == (stage.status, stage.delivered_quantity, stage.delivered_eur):
-        _touch(pledge)  # its timeline changed even if its current state did not
-        return pledge
+        return pledge  # its timeline changed all the same: the history entry of this save touches it
     pledge.status, pledge.delivered_quantity, pledge.delivered_eur = (
         stage.status, stage.delivered_quantity, stage.delivered_eur)
     _save_attributed(pledge, user=user, reason=reason, source=source)
@@ -516,10 +676,7 @@ class _Writer:
         for chunk in _chunks(removed):
             through.objects.filter(pk__in=chunk).delete()
         through.objects.bulk_create(added, batch_size=BATCH)
-        snapshot = getattr(Pledge.history.model, name).model
-        snapshot.objects.bulk_create([
-            snapshot(id=link.pk, pledge_id=pk, history=history_rows[pk], **{other: getattr(link, other)})
-            for pk, links in final.items() for link in links], batch_size=BATCH)
+        _snapshot_links(name, history_rows, final)
 
     def _items(self):
         changes = [c for c in self.changes if c.items is not None]
