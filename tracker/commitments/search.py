@@ -30,8 +30,9 @@ RANK = "search_rank"
 CONFIG = "english"
 MAX_LENGTH = 200
 MAX_WORDS = 20
-HELP = (f"words in the description, condition, status notes, contributor or cited sources' titles; pledges with "
-        f"every word, best matches first; up to {MAX_LENGTH} characters")
+HELP = (f"words in the description, condition, status notes, contributor or cited sources' titles: the pledges with "
+        f"every word (in any form: trucks finds truck); up to {MAX_LENGTH} characters and {MAX_WORDS} words, longer "
+        f"finds nothing")
 
 # PostgreSQL's English stop words (tsearch_data/english.stop), left out on SQLite too so both find the same.
 STOP_WORDS = frozenset("""
@@ -117,7 +118,8 @@ def _postgresql(found, prefix):
                 + SearchVector("condition", weight="B", config=CONFIG)
                 + SearchVector(joined(StatusEvent.objects, "note"), weight="C", config=CONFIG)
                 + SearchVector(joined(_cited(), "source__title"), weight="D", config=CONFIG)
-                + SearchVector("nation__name", weight="D", config=CONFIG))
+                + SearchVector(Subquery(Nation.objects.filter(pk=OuterRef("nation_id")).values("name")), weight="D",
+                               config=CONFIG))  # not nation__name: its join would stay in counts that need no rank
     return [Q(pk__in=having(word_query)) for word_query in queries], SearchRank(document, reduce(and_, queries))
 
 
