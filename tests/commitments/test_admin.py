@@ -30,16 +30,6 @@ def change_url(pledge):
     return reverse("admin:commitments_pledge_change", args=[pledge.pk])
 
 
-@pytest.fixture
-def world():
-    coalition = CoalitionFactory(name="Coalition of the willing")
-    return {
-        "coalition": coalition,
-        "uk": NationFactory(name="United Kingdom", country="GB"),
-        "source": SourceFactory(title="Prime Minister's statement"),
-    }
-
-
 def adding_prefix(response, model_name):
     """The form prefix of the inline that adds new rows of `model_name` to a pledge."""
     return next(i.formset.prefix for i in response.context["inline_admin_formsets"]
@@ -307,3 +297,39 @@ def test_editor_enters_item_lines_and_a_revised_amount_that_counts_from_its_date
     before = selectors.with_state(Pledge.objects.all(), datetime.date(2025, 5, 31)).get()
     after = selectors.with_state(Pledge.objects.all(), datetime.date(2025, 6, 1)).get()
     assert before.state_eur_value < after.state_eur_value  # GBP 250 m until June, GBP 300 m from then
+
+
+def test_amounts_take_thousands_separators_and_currency_codes_any_case(client, alice, world):
+    client.force_login(alice)
+    response = add_pledge(client, world, amount="150,000,000", currency="gbp")
+    assert response.status_code == 302
+    pledge = Pledge.objects.get()
+    assert (pledge.amount, pledge.currency) == (Decimal("150000000"), "GBP")
+    page = client.get(change_url(pledge))
+    assert client.post(change_url(pledge), admin_form_data(page, amount="1 250 000.50", change_reason="Typo")
+                       ).status_code == 302
+    pledge.refresh_from_db()
+    assert pledge.amount == Decimal("1250000.50")
+
+
+@pytest.mark.parametrize("typed", ["1,5", "1.500.000", "150,00,000", "12abc"])
+def test_an_amount_that_could_be_read_two_ways_is_refused_with_an_example(client, alice, world, typed):
+    client.force_login(alice)
+    response = add_pledge(client, world, amount=typed)
+    assert response.status_code == 200
+    assert "e.g. 150,000,000 or 1,250,000.50" in " ".join(response.context["adminform"].form.errors["amount"])
+    assert not Pledge.objects.exists()
+
+
+def test_the_change_reason_sits_next_to_save_and_says_what_it_is_for(client, alice, world):
+    client.force_login(alice)
+    add_pledge(client, world)
+    pledge = Pledge.objects.get()
+    page = client.get(change_url(pledge))
+    html = page.text
+    assert html.rindex('-group"') < html.index('id="change-note"') < html.rindex('class="submit-row"')  # inlines first
+    response = client.post(change_url(pledge), admin_form_data(page, amount="300000000"))
+    assert response.status_code == 200
+    assert "Say why you are making this change: the history keeps it with your name." in response.text
+    pledge.refresh_from_db()
+    assert pledge.amount == Decimal("250000000")

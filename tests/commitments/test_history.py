@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 
 from tests.admin_forms import admin_form_data
-from tests.commitments.test_admin import add_pledge, adding_prefix, change_url, world  # noqa: F401 - fixture
+from tests.commitments.test_admin import add_pledge, adding_prefix, change_url
 from tests.factories import SourceFactory
 from tracker.commitments import services
 from tracker.commitments.models import Pledge, StatusEvent

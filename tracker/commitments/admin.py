@@ -1,6 +1,8 @@
 """The editors' admin. Every save goes through services, so admin edits are validated and kept in history
 with their author, reason and cited source, exactly like API and import writes.
 """
+import re
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import AutocompleteSelect
@@ -38,12 +40,17 @@ def source_autocomplete():
     return AutocompleteSelect(StatusEvent._meta.get_field("source"), admin.site)
 
 
+NOTE_FIELDS = ["change_reason", "change_source", "figures_effective_on"]
+
+
 class ChangeNoteForm(forms.ModelForm):
-    """Adds the "why, and on what evidence" of a change; both go into the record's history."""
+    """Adds the "why, and on what evidence" of a change; both go into the record's history. The page shows them
+    last, next to Save (change_form.html)."""
 
     change_reason = forms.CharField(
         max_length=100, required=False, label="Reason for this change",
         help_text="Kept in the history with your name, e.g. “New figure from the ministry's statement”.",
+        error_messages={"required": "Say why you are making this change: the history keeps it with your name."},
     )
     change_source = forms.ModelChoiceField(
         queryset=Source.objects.all(), required=False, label="Source for this change", widget=source_autocomplete(),
@@ -56,8 +63,34 @@ class ChangeNoteForm(forms.ModelForm):
             self.fields["change_reason"].required = True
 
 
+class TypedAmountField(forms.DecimalField):
+    """An amount as people type it: "150000000", "150,000,000" or "150 000 000.50". A comma or a point that could be
+    either a thousands separator or a decimal mark ("1,5", "1.500.000") is refused with an example."""
+
+    widget = forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"})
+    GROUPED = re.compile(r"[0-9]{1,3}(?:([,\u00a0\u202f ])[0-9]{3})?(?:\1[0-9]{3})*(?:\.[0-9]+)?")
+
+    def to_python(self, value):
+        text = value.strip() if isinstance(value, str) else value
+        if isinstance(text, str) and text:
+            plain = re.fullmatch(r"[0-9]+(?:\.[0-9]+)?", text)
+            if not plain and not self.GROUPED.fullmatch(text):
+                raise ValidationError(
+                    "Type the amount with a decimal point and, if you like, commas or spaces between thousands, "
+                    "e.g. 150,000,000 or 1,250,000.50.", code="ambiguous")
+            text = re.sub(r"[,\u00a0\u202f ]", "", text)
+        return super().to_python(text)
+
+    def widget_attrs(self, widget):
+        return {}  # a text box: no number-input limits, which would refuse the separators
+
+
 class PledgeForm(ChangeNoteForm):
-    """A pledge's change note also says from when changed figures count, for the figures "as of" past dates."""
+    """A pledge's change note also says from when changed figures count, for the figures "as of" past dates.
+    Amounts take thousands separators; currency codes any case."""
+
+    amount = TypedAmountField(required=False, max_digits=18, decimal_places=2, min_value=0,
+                              help_text="In the currency given, e.g. 150,000,000.")
 
     figures_effective_on = forms.DateField(
         required=False, label="Changed figures count from", widget=forms.DateInput(attrs={"type": "date"}),
@@ -65,16 +98,31 @@ class PledgeForm(ChangeNoteForm):
         help_text="When a change of amount, quantity or conditionality took effect. Empty: today. A correction of a "
                   "wrong figure takes effect from the announcement.")
 
+    def clean_currency(self):
+        return (self.cleaned_data.get("currency") or "").strip().upper()
+
 
 class AuditedAdmin(SimpleHistoryAdmin):
     form = ChangeNoteForm
+
+    class Media:
+        css = {"all": ["commitments/admin.css"]}
+
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    change_form_template = "admin/commitments/change_form.html"
     object_history_template = "admin/commitments/object_history.html"
+    object_history_form_template = "admin/commitments/object_history_form.html"
     object_history_list_template = "admin/commitments/object_history_list.html"
 
     def save_model(self, request, obj, form, change):
         reason = form.cleaned_data.get("change_reason") or ("Changed" if change else "Created")
         services.save_record(obj, user=request.user, reason=reason, source=form.cleaned_data.get("change_source"))
+
+    def get_fieldsets(self, request, obj=None):
+        """The change note is left out here: the page shows it after the inlines, next to Save."""
+        return [(name, {**options, "fields": [f for f in options["fields"] if f not in NOTE_FIELDS]})
+                for name, options in super().get_fieldsets(request, obj)
+                if [f for f in options["fields"] if f not in NOTE_FIELDS]]
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         # The record, its links and the rows of its inlines are one save: one history entry.
@@ -203,11 +251,18 @@ class StatusEventInline(RecordedRowsInline):
 
 
 class AddStatusEventInline(AddingRowsInline):
+    """A form that stacks, so the page fits a 1280 px screen (and a tablet) without sideways scrolling."""
+
+    template = "admin/edit_inline/stacked.html"
     model = StatusEvent
-    fields = ["status", "occurred_on", "source", "delivered_quantity", "delivered_eur", "note"]
+    fields = [("status", "occurred_on"), "source", ("delivered_quantity", "delivered_eur"), "note"]
     autocomplete_fields = ["source"]
-    verbose_name = "new status event"
+    verbose_name = "status event"
     verbose_name_plural = "record a new status event"
+
+
+# A cited source's row shows the source; the link itself needs no caption ("Pledge_sources object (14)").
+Pledge.sources.through.__str__ = lambda link: ""
 
 
 class PledgeSourceInline(RecordedRowsInline):
@@ -228,13 +283,13 @@ class AddPledgeSourceInline(AddingRowsInline):
     verbose_name_plural = "cite another source"
 
 
-class PledgeItemInline(admin.TabularInline):
+class PledgeItemInline(admin.StackedInline):
     """Equipment and goods in the pledge: units pledged (or undisclosed) and unit price. Units delivered are
     reported by status events (each event's own page)."""
 
     model = PledgeItem
-    fields = ["name", "item_type", "sub_type", "quantity", "quantity_undisclosed", "unit_price",
-              "unit_price_currency"]
+    fields = ["name", ("item_type", "sub_type"), ("quantity", "quantity_undisclosed"),
+              ("unit_price", "unit_price_currency")]
     extra = 0
     verbose_name = "item"
     verbose_name_plural = "items (equipment and goods)"
@@ -268,9 +323,8 @@ class RecordStatusForm(forms.Form):
 @admin.register(Pledge)
 class PledgeAdmin(ExampleMarkMixin, AuditedAdmin):
     form = PledgeForm
-    list_display = ["id", "nation", "short_description", "kind", "amount_display", "eur_value", "status",
-                    "is_conditional", "publication", "example"]
-    list_display_links = ["id", "short_description"]
+    list_display = ["short_description", "nation", "amount_display", "status", "is_conditional", "publication"]
+    list_display_links = ["short_description"]
     list_filter = ["coalition", "nation", "objectives", "kind", "status", "publication", "is_conditional",
                    "valuation_basis", "disclosure", "is_example"]
     list_select_related = ["nation"]
@@ -296,7 +350,6 @@ class PledgeAdmin(ExampleMarkMixin, AuditedAdmin):
             "fields": [("status", "delivered_quantity", "delivered_eur"),
                        ("publication", "published_at", "published_by")],
         }),
-        ("Change note", {"fields": ["change_reason", "change_source", "figures_effective_on"]}),
     ]
 
     def save_model(self, request, obj, form, change):
@@ -342,9 +395,14 @@ class PledgeAdmin(ExampleMarkMixin, AuditedAdmin):
     def short_description(self, obj):
         return obj.description if len(obj.description) <= 80 else obj.description[:79] + "…"
 
-    @admin.display(description="Amount", ordering="amount")
+    @admin.display(description="Amount", ordering="eur_value")
     def amount_display(self, obj):
-        return f"{obj.amount:,} {obj.currency}" if obj.amount is not None else "—"
+        if obj.amount is None:
+            return "—"
+        if obj.currency == "EUR" or obj.eur_value is None:
+            return f"{obj.amount:,.0f} {obj.currency}"
+        return format_html("{} {}<br><small>≈ {} EUR</small>", f"{obj.amount:,.0f}", obj.currency,
+                           f"{obj.eur_value:,.0f}")
 
     def save_formset(self, request, form, formset, change):
         """Sources and status events are saved through services, so history records them and the

@@ -195,21 +195,23 @@ def load_demo(stdout=None):
         if Pledge.objects.filter(external_id=external_id).exists():
             continue
         created += 1
-        pledge = services.save_record(Pledge(
-            external_id=external_id, coalition=coalition, nation=nations[nation], kind=kind,
-            description=description, quantity=quantity, unit=unit, quantity_undisclosed=undisclosed, amount=amount,
-            currency=currency, is_conditional=bool(condition), condition=condition, announced_on=announced,
-            valuation_basis=Pledge.Valuation.REPORTED if amount is not None else Pledge.Valuation.NOT_VALUED,
-            is_example=True,
-        ), user=None, reason=REASON, source=sources["example"])
-        cited = [sources["example"]] + ([sources["uk-pm-16-december"]] if key == "uk-ceasefire-troops" else [])
-        services.set_related(pledge, "objectives", [objectives[k] for k in objective_keys], user=None, reason=REASON)
-        services.set_related(pledge, "sources", cited, user=None, reason=REASON)
-        for status, occurred_on, delivered_quantity, delivered_eur in events:
-            services.record_status_event(
-                pledge, user=None, status=status, occurred_on=occurred_on, source=cited[-1],
-                delivered_quantity=delivered_quantity, delivered_eur=delivered_eur, reason=REASON,
-            )
+        with services.one_history_entry():  # the pledge, its links and its events: one history entry
+            pledge = services.save_record(Pledge(
+                external_id=external_id, coalition=coalition, nation=nations[nation], kind=kind,
+                description=description, quantity=quantity, unit=unit, quantity_undisclosed=undisclosed, amount=amount,
+                currency=currency, is_conditional=bool(condition), condition=condition, announced_on=announced,
+                valuation_basis=Pledge.Valuation.REPORTED if amount is not None else Pledge.Valuation.NOT_VALUED,
+                is_example=True,
+            ), user=None, reason=REASON, source=sources["example"])
+            cited = [sources["example"]] + ([sources["uk-pm-16-december"]] if key == "uk-ceasefire-troops" else [])
+            services.set_related(pledge, "objectives", [objectives[k] for k in objective_keys], user=None,
+                                 reason=REASON)
+            services.set_related(pledge, "sources", cited, user=None, reason=REASON)
+            for status, occurred_on, delivered_quantity, delivered_eur in events:
+                services.record_status_event(
+                    pledge, user=None, status=status, occurred_on=occurred_on, source=cited[-1],
+                    delivered_quantity=delivered_quantity, delivered_eur=delivered_eur, reason=REASON,
+                )
         if published:
             services.publish_pledge(pledge, user=None, reason=REASON, operator=True)
     return created

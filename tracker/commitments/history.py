@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from .models import Pledge, PledgeItem, StatusEvent
 
-UNSHOWN = {"updated_at", "created_at", "eur_rate", "eur_rate_date"}  # bookkeeping, or shown with the EUR value
+UNSHOWN = {"id", "updated_at", "created_at", "eur_rate", "eur_rate_date"}  # bookkeeping, or shown with the EUR value
 VERBS = {"+": "Added", "~": "Changed", "-": "Removed"}
 
 
