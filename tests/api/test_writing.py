@@ -181,3 +181,36 @@ def test_a_revised_figure_counts_from_the_date_the_editor_gives(editor_api, demo
     future = editor_api.patch(url, {"amount": "1", "change_reason": "x", "figures_effective_on": "2999-01-01"},
                               format="json", HTTP_IF_MATCH=editor_api.get(url)["ETag"])
     assert future.status_code == 400 and "figures_effective_on" in future.json()
+
+
+@pytest.mark.django_db(transaction=True)  # counted as served: the request's transaction is not a savepoint
+def test_a_patch_of_fields_and_links_is_one_history_entry_one_version_bump_and_at_most_30_statements(
+        editor_api):
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tracker.commitments import selectors
+
+    call_command("load_demo")
+    pledge = Pledge.objects.get(external_id="demo:uk-training")
+    objective = Objective.objects.exclude(pledges=pledge).first()
+    cited, second = pledge.sources.first(), SourceFactory(title="Ministry statement")
+    url = f"{PLEDGES}{pledge.pk}/"
+    etag, before, version = editor_api.get(url)["ETag"], pledge.history.count(), selectors.data_version()[0]
+    with CaptureQueriesContext(connection) as statements:
+        response = editor_api.patch(url, {
+            "description": "Training of recruits", "amount": "120000000", "objectives": [objective.pk],
+            "sources": [cited.pk, second.pk], "change_reason": "New figure", "change_source": second.pk,
+        }, format="json", HTTP_IF_MATCH=etag)
+    assert response.status_code == 200, response.content
+    assert pledge.history.count() == before + 1
+    assert selectors.data_version()[0] == version + 1
+    work = [q["sql"] for q in statements.captured_queries
+            if not q["sql"].startswith(("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE SAVEPOINT"))]
+    assert len(work) <= 30, "\n".join(sql[:100] for sql in work)  # 112 before one save was one entry
+    entry = pledge.history.first()
+    assert (entry.history_change_reason, entry.history_source, entry.description) == (
+        "New figure", second, "Training of recruits")
+    assert sorted(row.source_id for row in entry.sources.all()) == sorted([cited.pk, second.pk])
+    assert [row.objective_id for row in entry.objectives.all()] == [objective.pk]

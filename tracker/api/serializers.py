@@ -6,7 +6,6 @@ schema; tests check real responses against it.
 """
 import re
 
-from django.db import transaction
 from rest_framework import serializers
 
 from tracker.commitments import services
@@ -142,7 +141,7 @@ class AuditedModelSerializer(StrictInputMixin, ChangeNoteMixin, serializers.Mode
         for name, value in validated_data.items():
             setattr(instance, name, value)
         user = self.context["request"].user
-        with transaction.atomic():
+        with services.one_history_entry():  # one save: one history entry, however many fields and links change
             services.save_record(instance, user=user, reason=reason, source=source, effective_on=effective_on)
             for name, values in many.items():
                 services.set_related(instance, name, values, user=user, reason=reason, source=source)
@@ -161,6 +160,33 @@ class AuditedModelSerializer(StrictInputMixin, ChangeNoteMixin, serializers.Mode
         return data
 
 
+class ManyIdsField(serializers.ManyRelatedField):
+    """A list of record ids, looked up in one query rather than one query per id."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str | dict) or not hasattr(data, "__iter__"):
+            self.fail("not_a_list", input_type=type(data).__name__)
+        child, ids = self.child_relation, []
+        for value in data:
+            if isinstance(value, bool) or not isinstance(value, int | str):
+                child.fail("incorrect_type", data_type=type(value).__name__)
+            if not re.fullmatch(r"[0-9]{1,18}", str(value)):  # ASCII digits, within any database's integers
+                child.fail("does_not_exist", pk_value=value)
+            ids.append(int(value))
+        found = child.get_queryset().in_bulk(ids)
+        for pk in ids:
+            if pk not in found:
+                child.fail("does_not_exist", pk_value=pk)
+        return [found[pk] for pk in dict.fromkeys(ids)]
+
+
+class IdsField(serializers.PrimaryKeyRelatedField):
+    @classmethod
+    def many_init(cls, *args, **kwargs):
+        child = cls(queryset=kwargs.pop("queryset"))
+        return ManyIdsField(child_relation=child, **kwargs)
+
+
 class PledgeWriteSerializer(AuditedModelSerializer):
     figures_effective_on = serializers.DateField(
         write_only=True, required=False, allow_null=True,
@@ -169,8 +195,8 @@ class PledgeWriteSerializer(AuditedModelSerializer):
                   "dates. Default: today.")
     coalition = serializers.SlugRelatedField(slug_field="slug", queryset=Coalition.objects.all())
     nation = serializers.SlugRelatedField(slug_field="slug", queryset=Nation.objects.all())
-    objectives = serializers.PrimaryKeyRelatedField(many=True, queryset=Objective.objects.all(), required=False)
-    sources = serializers.PrimaryKeyRelatedField(many=True, queryset=Source.objects.all(), required=False)
+    objectives = IdsField(many=True, queryset=Objective.objects.all(), required=False)
+    sources = IdsField(many=True, queryset=Source.objects.all(), required=False)
 
     class Meta:
         model = Pledge
@@ -182,8 +208,8 @@ class PledgeWriteSerializer(AuditedModelSerializer):
 
     def validate(self, attrs):
         attrs = super().validate(attrs)
-        coalition = attrs.get("coalition") or getattr(self.instance, "coalition", None)
-        strays = [o.pk for o in attrs.get("objectives", []) if coalition and o.coalition_id != coalition.pk]
+        coalition = attrs["coalition"].pk if attrs.get("coalition") else getattr(self.instance, "coalition_id", None)
+        strays = [o.pk for o in attrs.get("objectives", []) if coalition and o.coalition_id != coalition]
         if strays:
             raise serializers.ValidationError({"objectives": [f"Objectives {strays} belong to another coalition."]})
         return attrs

@@ -15,7 +15,7 @@ from tracker.commitments.imports import template
 from tracker.commitments.models import Coalition, Membership, Nation, NationFigures, Objective, Source
 
 from . import filters, serializers
-from .conditional import ConditionalGetMixin, check_if_match, record_etag
+from .conditional import ConditionalGetMixin, check_if_match
 from .exports import attach_filename
 from .permissions import CanPublish, ReadOrEditorWrite, is_staff_reader
 
@@ -230,7 +230,7 @@ class PledgeViewSet(mixins.CreateModelMixin, BaseViewSet):
         return self._written(pledge, status.HTTP_201_CREATED)
 
     def partial_update(self, request, pk=None):
-        with transaction.atomic():
+        with services.one_history_entry():  # the transaction, and the one history entry of this save
             pledge = get_object_or_404(self.get_queryset().select_for_update(of=("self",)), pk=pk)
             check_if_match(request, pledge)
             serializer = self.get_serializer(pledge, data=request.data, partial=True)
@@ -239,9 +239,9 @@ class PledgeViewSet(mixins.CreateModelMixin, BaseViewSet):
         return self._written(pledge)
 
     def _written(self, pledge, code=status.HTTP_200_OK):
-        pledge.refresh_from_db()
-        response = Response(self._representation(pledge.pk), status=code)
-        response["ETag"] = record_etag(pledge)
+        representation = self._representation(pledge.pk)
+        response = Response(representation, status=code)
+        response["ETag"] = representation["version"]
         return response
 
     @extend_schema(request=serializers.StatusEventWriteSerializer, parameters=[IF_MATCH],
