@@ -62,6 +62,17 @@ def test_bad_bodies_get_400_naming_the_field_and_save_nothing(editor_api, demo, 
     assert Pledge.objects.count() == before
 
 
+def test_a_number_where_text_belongs_is_a_400_naming_the_field_not_saved_as_text(editor_api, demo):
+    before = Pledge.objects.count()
+    pledge = {"coalition": "coalition-of-the-willing", "nation": "france", "kind": "military", "description": 12345}
+    response = editor_api.post(PLEDGES, pledge, format="json")
+    assert response.status_code == 400 and "description" in response.json()
+    coalition = {"name": "Zed", "slug": "zed", "change_reason": -1.2e41}
+    response = editor_api.post("/api/v1/coalitions/", coalition, format="json")
+    assert response.status_code == 400 and "change_reason" in response.json()
+    assert Pledge.objects.count() == before and not Coalition.objects.filter(slug="zed").exists()
+
+
 def test_an_array_nested_a_thousand_deep_is_refused_not_a_recursion_error(editor_api, demo):
     body = '{"coalition": "coalition-of-the-willing", "description": ' + "[" * 1000 + "]" * 1000 + "}"
     response = editor_api.generic("POST", PLEDGES, body, content_type="application/json")

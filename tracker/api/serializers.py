@@ -92,8 +92,9 @@ ASCII_FIELDS = (serializers.DecimalField, serializers.IntegerField, serializers.
 
 class StrictInputMixin:
     """Refuses fields the caller may not set (ids, authorship, publication, timestamps) or that do not exist, and
-    numbers or dates not written with the digits 0-9 (Python would read "１２３" as 123), and decimals other than as
-    strings of digits (a JSON number such as 0.1 is a binary fraction; the API writes decimals as strings too)."""
+    numbers or dates not written with the digits 0-9 (Python would read "１２３" as 123), decimals other than as
+    strings of digits (a JSON number such as 0.1 is a binary fraction; the API writes decimals as strings too), and
+    text fields given anything but a string."""
 
     def to_internal_value(self, data):
         if isinstance(data, dict):
@@ -110,6 +111,10 @@ class StrictInputMixin:
                 for name, value in data.items()
                 if isinstance(self.fields.get(name), serializers.DecimalField) and value is not None
                 and not (isinstance(value, str) and re.fullmatch(decimal_pattern(self.fields[name]), value))})
+            unreadable.update({  # DRF would take the number 5 as the text "5": the document says text is a string
+                name: ["Not a string: write text in quotes."] for name, value in data.items()
+                if isinstance(self.fields.get(name), serializers.CharField) and value is not None
+                and not isinstance(value, str)})
             if unreadable:
                 raise serializers.ValidationError(unreadable)
         return super().to_internal_value(data)
