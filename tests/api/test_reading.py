@@ -142,12 +142,16 @@ def test_csv_and_xlsx_downloads_escape_spreadsheet_formulas(api, rita, demo):
     assert len(rows) - 1 == Pledge.objects.filter(publication="published").count()
 
 
-def test_ordering_oldest_first_and_bad_ordering_is_a_400(api, demo):
+def test_ordering_oldest_first_and_an_unknown_or_forged_ordering_is_a_400_naming_it(api, demo):
     oldest_first = [p["id"] for p in api.get(PLEDGES, {"ordering": "id", "page_size": 3}).json()["results"]]
     assert oldest_first == sorted(oldest_first) and oldest_first[0] == Pledge.objects.filter(
         publication="published").order_by("id").first().pk
-    response = api.get(PLEDGES, {"ordering": "eur_value"})
-    assert response.status_code == 400 and "ordering" in response.json()
+    for forged in ("description", "-nation__name", "eur_value,id", "--eur_value", "EUR_VALUE", "eur_value;"):
+        for url in (PLEDGES, f"{PLEDGES}export/"):
+            response = api.get(url, {"ordering": forged})
+            assert response.status_code == 400 and "ordering" in response.json(), (url, forged)
+    response = api.get("/api/v1/sources/", {"ordering": "eur_value"})  # sources have no value
+    assert response.status_code == 400 and "-updated_at" in str(response.json()["ordering"])
 
 
 def test_template_export_gives_readers_published_pledges_only_with_the_same_filters(api, alice):

@@ -154,9 +154,10 @@ def test_api_docs_load_nothing_from_the_internet(client, url):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("path", ["/api/v1/pledges/", "/api/v1/pledges/{id}/", "/api/v1/summaries/by-nation/",
-                                  "/api/v1/summaries/by-objective/", "/api/v1/summaries/by-month/",
-                                  "/api/v1/nations/", "/api/v1/sources/", "/api/v1/memberships/"])
+@pytest.mark.parametrize("path", ["/api/v1/", "/api/v1/pledges/", "/api/v1/pledges/{id}/",
+                                  "/api/v1/summaries/by-nation/", "/api/v1/summaries/by-objective/",
+                                  "/api/v1/summaries/by-month/", "/api/v1/nations/", "/api/v1/sources/",
+                                  "/api/v1/memberships/"])
 def test_real_responses_match_the_schema(demo, path):
     from tracker.commitments.models import Pledge
 

@@ -57,7 +57,13 @@ def _default(value):
 
 
 class JSONRenderer(renderers.JSONRenderer):
+    """orjson, compact; indented by two spaces when an indent is asked for: by the browsable API (its renderer
+    context says indent=4) or by a client (`Accept: application/json; indent=4`). orjson indents by 2 only."""
+
     def render(self, data, accepted_media_type=None, renderer_context=None):
         if data is None:
             return b""
-        return orjson.dumps(data, default=_default, option=orjson.OPT_NON_STR_KEYS)
+        option = orjson.OPT_NON_STR_KEYS
+        if self.get_indent(accepted_media_type or "", renderer_context or {}):
+            option |= orjson.OPT_INDENT_2
+        return orjson.dumps(data, default=_default, option=option)

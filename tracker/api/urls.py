@@ -6,9 +6,10 @@ from rest_framework.routers import DefaultRouter
 
 from tracker.commitments.summaries import GROUPINGS
 
-from . import summaries, views
+from . import root, summaries, views
 
 router = DefaultRouter()
+router.include_root_view = False  # root.ApiRootView lists everything, described
 router.register("coalitions", views.CoalitionViewSet, basename="coalition")
 router.register("nations", views.NationViewSet, basename="nation")
 router.register("memberships", views.MembershipViewSet, basename="membership")
@@ -25,6 +26,8 @@ def not_found(request, *args, **kwargs):
 
 app_name = "api"
 urlpatterns = [
+    path("", root.ApiRootView.as_view(resources={prefix: basename for prefix, _, basename in router.registry}),
+         name="api-root"),
     path("", include(router.urls)),
     *[
         path(f"summaries/{path_name}/",

@@ -17,6 +17,7 @@ from tracker.commitments.models import Coalition, Membership, Nation, NationFigu
 from . import filters, serializers
 from .conditional import ConditionalGetMixin, check_if_match
 from .exports import attach_filename
+from .pagination import StableCursorPagination
 from .permissions import CanPublish, ReadOrEditorWrite, is_staff_reader
 
 WRITE_ERRORS = {400: OpenApiResponse(description="Invalid field values, named per field"),
@@ -36,6 +37,7 @@ IF_MATCH = OpenApiParameter("If-Match", OpenApiTypes.STR, OpenApiParameter.HEADE
 
 class BaseViewSet(ConditionalGetMixin, viewsets.GenericViewSet):
     permission_classes = [ReadOrEditorWrite]
+    ordering_fields = ("updated_at",)  # `ordering` takes these (either way) and the id: pagination.py
     lookup_value_regex = r"[0-9]{1,18}"  # anything else is an unknown path: a JSON 404, never a bad query
 
     def staff(self):
@@ -144,12 +146,14 @@ class SourceViewSet(AuditedModelViewSet):
 
 
 PLEDGE_LIST_PARAMS = [OpenApiParameter("format", OpenApiTypes.STR, enum=["json", "csv", "xlsx"],
-                                       description="csv or xlsx: every matching pledge as a download")]
+                                       description="csv or xlsx: every matching pledge as a download, in the "
+                                                   "import template's columns (the same file as export/)")]
 
 
 @extend_schema_view(
-    list=extend_schema(parameters=PLEDGE_LIST_PARAMS, responses={200: serializers.PledgeSerializer(many=True),
-                                                                 **READ_ERRORS}),
+    list=extend_schema(parameters=PLEDGE_LIST_PARAMS, responses={
+        (200, "application/json"): serializers.PledgeSerializer(many=True), (200, "text/csv"): OpenApiTypes.STR,
+        (200, XLSX): OpenApiTypes.BINARY, **READ_ERRORS}),
     retrieve=extend_schema(parameters=[OpenApiParameter("as_of", OpenApiTypes.DATE)],
                            responses={200: serializers.PledgeSerializer, **READ_ERRORS,
                                       404: OpenApiResponse(description="No such published pledge")}),
@@ -163,6 +167,7 @@ class PledgeViewSet(mixins.CreateModelMixin, BaseViewSet):
 
     filterset_class = filters.PledgeFilter
     http_method_names = ["get", "head", "options", "post", "patch"]
+    ordering_fields = ("eur_value", "announced_on", "updated_at")
 
     def get_queryset(self):
         pledges = selectors.visible_pledges(self.request.user)
@@ -187,28 +192,35 @@ class PledgeViewSet(mixins.CreateModelMixin, BaseViewSet):
 
     def list(self, request, *args, **kwargs):
         pledges = self.filter_queryset(self.get_queryset())
-        fmt = request.query_params.get("format")
-        if fmt in ("csv", "xlsx"):
-            ids = pledges.order_by("-id").values_list("id", flat=True)
-            response = Response(selectors.pledge_representations(ids, self.as_of()))
-            return attach_filename(response, "pledges", fmt)
+        if request.accepted_renderer.format in ("csv", "xlsx"):
+            return self._download(pledges, request.accepted_renderer.format, "pledges")
         # The page is chosen on ids alone; the rows are then read in bulk by pledge_representations.
         page = self.paginator.paginate_queryset(pledges.values("id"), request, view=self)
         rows = selectors.pledge_representations([row["id"] for row in page], self.as_of())
         return self.paginator.get_paginated_response(rows)
 
     @extend_schema(
+        filters=True,
         parameters=[OpenApiParameter("format", OpenApiTypes.STR, enum=["csv", "xlsx"],
-                                     description="csv (default) or xlsx")],
+                                     description="csv (default) or xlsx"),
+                    OpenApiParameter("ordering", OpenApiTypes.STR, enum=StableCursorPagination.orderings(
+                        ordering_fields), description="Row order, as on the list (default -id: newest first)")],
         responses={(200, "text/csv"): OpenApiTypes.STR, (200, XLSX): OpenApiTypes.BINARY, **READ_ERRORS})
     @action(detail=False, methods=["get"], url_path="export")
     def export(self, request):
         """Every matching pledge in the import template's columns: what `manage.py import_pledges` and the
-        admin's import read back. Honours the same filters as the list."""
+        admin's import read back. The same file as the list's `?format=csv` (or xlsx): the same filters, `as_of`
+        and `ordering`."""
         fmt = "xlsx" if request.query_params.get("format") == "xlsx" else "csv"
-        content = template.export_file(self.filter_queryset(self.get_queryset()), fmt)
+        return self._download(self.filter_queryset(self.get_queryset()), fmt, "pledges-template")
+
+    def _download(self, pledges, fmt, name):
+        """The one flat pledge file: the import template's columns (source URLs or titles, objective titles, the
+        latest status with its source), every matching pledge in the list's order."""
+        ordering = self.paginator.order_by(self.request, pledges, self)
+        content = template.export_file(pledges, fmt, as_of=self.as_of(), ordering=ordering)
         response = HttpResponse(content, content_type=XLSX if fmt == "xlsx" else "text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="pledges-template.{fmt}"'
+        response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
         return response
 
     def retrieve(self, request, pk=None):

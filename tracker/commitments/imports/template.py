@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from openpyxl import Workbook
 
+from .. import selectors
 from ..models import DatePrecision, Disclosure, NationKind, PledgeKind, Status, Valuation
 from . import files
 from .rows import (
@@ -208,12 +209,22 @@ def _source_cell(source):
     return source.url or source.title
 
 
-def export_rows(pledges):
-    """Template rows for a queryset of pledges, read in bulk (a fixed number of queries per 2,000 pledges)."""
+# With an as-of date, these columns hold the figures in force that day (the pledge's period then), as the API does.
+AS_OF_COLUMNS = ["quantity", "unit", "quantity_undisclosed", "is_conditional", "source_eur_value", "eur_value",
+                 "delivered_quantity", "delivered_eur"]
+
+
+def export_rows(pledges, as_of=None, ordering=("id",)):
+    """Template rows for a queryset of pledges, read in bulk (a fixed number of queries per 2,000 pledges), in
+    `ordering`. With `as_of`, the status, deliveries and figures are those in force that day (the API's downloads)."""
+    if as_of is not None:
+        pledges = selectors.with_state(pledges, as_of)
     pledges = pledges.select_related("coalition", "nation").prefetch_related(
-        "objectives", "sources", "status_events__source").order_by("id")
+        "objectives", "sources", "status_events__source").order_by(*ordering)
     for pledge in pledges.iterator(chunk_size=2000):
         events = sorted(pledge.status_events.all(), key=lambda e: (e.occurred_on, e.pk))
+        if as_of is not None:
+            events = [event for event in events if event.occurred_on <= as_of]
         latest = events[-1] if events else None
         row = {
             "external_id": pledge.external_id or f"tracker:{pledge.pk}",
@@ -233,6 +244,10 @@ def export_rows(pledges):
             "eur_value": pledge.eur_value,
             "publication": pledge.publication,
         }
+        if as_of is not None:
+            row.update({name: getattr(pledge, f"state_{name}") for name in AS_OF_COLUMNS})
+            row["delivered_quantity"] = row["delivered_quantity"] if latest else None
+            row["delivered_eur"] = row["delivered_eur"] if latest else None
         yield {column: _cell(row[column]) for column in HEADER}
 
 
@@ -287,9 +302,9 @@ def write_xlsx(rows, header=HEADER, help_sheet=False):
     return out.getvalue()
 
 
-def export_file(pledges, fmt):
-    """The pledges as a template file, CSV or XLSX."""
-    rows = export_rows(pledges)
+def export_file(pledges, fmt, as_of=None, ordering=("id",)):
+    """The pledges as a template file, CSV or XLSX (export_rows says what as_of and ordering do)."""
+    rows = export_rows(pledges, as_of, ordering)
     return write_xlsx(rows) if fmt == "xlsx" else write_csv(rows)
 
 
