@@ -29,8 +29,9 @@ run: demo
 	@echo ""
 	@echo "  Site:   http://$(HOST):$(PORT)/"
 	@echo "  Admin:  http://$(HOST):$(PORT)/admin/"
-	@echo "  Accounts: $(MANAGE) create_account NAME --role editor   (or --role reviewer)"
-	@echo "            $(MANAGE) createsuperuser                    (manages accounts)"
+	@$(MANAGE) first_accounts
+	@echo "  More accounts: $(MANAGE) create_account NAME --role editor   (or --role reviewer)"
+	@echo "                 $(MANAGE) createsuperuser                    (manages accounts)"
 	@echo ""
 	$(MANAGE) runserver $(HOST):$(PORT)
 

@@ -1,4 +1,5 @@
 import io
+import re
 
 import pytest
 from django.contrib.auth.models import Group, User
@@ -42,3 +43,37 @@ def test_create_account_can_change_a_role_and_refuses_a_weak_password(monkeypatc
     with pytest.raises(CommandError, match="Password refused"):
         call_command("create_account", "bob", "--role", "editor", stdout=io.StringIO())
     assert not User.objects.filter(username="bob").exists()
+
+
+def test_first_accounts_prints_an_editor_and_a_reviewer_login_once_on_a_developers_machine(client, settings):
+    settings.DEBUG = True
+    out = io.StringIO()
+    call_command("first_accounts", stdout=out)
+    logins = dict(re.findall(r"login: (\w+) / (\S+)", out.getvalue()))
+    assert set(logins) == {"editor", "reviewer"}
+    response = client.post("/admin/login/", {"username": "editor", "password": logins["editor"], "next": "/admin/"})
+    assert response.status_code == 302 and response["Location"] == "/admin/"
+    assert User.objects.get(username="reviewer").has_perm("commitments.publish_pledge")
+    assert not User.objects.get(username="editor").has_perm("commitments.publish_pledge")
+
+    again = io.StringIO()
+    call_command("first_accounts", stdout=again)
+    assert "login:" not in again.getvalue()
+    assert User.objects.get(username="editor").check_password(logins["editor"])  # the password was not changed
+
+
+def test_first_accounts_creates_nothing_in_production(settings):
+    settings.DEBUG = False
+    call_command("first_accounts", stdout=io.StringIO())
+    assert not User.objects.filter(username__in=["editor", "reviewer"]).exists()
+
+
+def test_every_link_in_the_readme_resolves_inside_the_repository():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    links = re.findall(r"\]\(([^)#\s]+)\)", (root / "README.md").read_text())
+    local = [link for link in links if not re.match(r"[a-z]+://", link)]
+    assert local, "the README links to docs"
+    assert [link for link in local if not (root / link).resolve().is_relative_to(root) or not (root / link).exists()
+            ] == []

@@ -152,3 +152,28 @@ def test_a_page_of_pledges_costs_a_fixed_few_queries_and_following_next_does_not
     assert not [query for query in second_queries.captured_queries
                 if "COUNT(" in query["sql"] or "tracker_cache" in query["sql"]]
     assert len(second["results"]) == 4 and second["count"] == first["count"]
+
+
+@pytest.mark.parametrize("ordering", ["", "-relevance", "relevance"])
+def test_searching_lists_the_best_matches_first_page_after_page(api, demo, ordering):
+    from tracker.commitments.search import RANK, search_pledges
+
+    published = Pledge.objects.filter(publication="published")
+    ranks = dict(search_pledges(published, "ceasefire").values_list("id", RANK))
+    assert len(ranks) >= 3 and len(set(ranks.values())) > 1, "the demo has matches of different strength"
+    url, seen = f"{PLEDGES}?search=ceasefire&page_size=1&ordering={ordering}", []
+    while url:
+        body = api.get(url).json()
+        assert body["count"] == len(ranks)
+        seen += [row["id"] for row in body["results"]]
+        url = body["next"]
+    assert sorted(seen) == sorted(ranks)  # every match once
+    strength = [ranks[pk] for pk in seen]
+    assert strength == sorted(strength, reverse=ordering != "relevance")
+    if ordering != "relevance":
+        assert seen[0] == Pledge.objects.get(external_id="demo:uk-ceasefire-troops").pk
+
+
+def test_relevance_without_a_search_lists_by_id(api, demo):
+    ids = [row["id"] for row in api.get(f"{PLEDGES}?ordering=-relevance").json()["results"]]
+    assert ids == sorted(ids, reverse=True)

@@ -119,9 +119,8 @@ def test_the_better_match_comes_first(client, api, sam):
     assert site_found(client, "howitzers") == best_first
     client.force_login(sam)
     assert admin_found(client, "howitzers") == best_first
-    # A column the editor sorts by wins over relevance: here the id (column 1, after the checkbox), as created.
-    assert admin_found(client, "howitzers", o="1") == [p.description for p in (
-        in_title, in_note, in_condition, in_description)]
+    # A column the editor sorts by wins over relevance: here the description (column 1, after the checkbox).
+    assert admin_found(client, "howitzers", o="1") == ["Ammunition", "Generators", "Towed howitzers", "Training"]
     ranks = search_pledges(Pledge.objects.all(), "howitzers").values_list(RANK, flat=True)
     assert all(rank > 0 for rank in ranks)
 

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param
 
 from tracker.commitments import summaries
+from tracker.commitments.search import RANK
 
 from .permissions import is_staff_reader
 
@@ -19,11 +20,14 @@ POSITIONS = {
     "eur_value": (r"[0-9]{1,16}(?:\.[0-9]{1,2})?", Decimal),
     "announced_on": (r"[0-9]{4}-[0-9]{2}-[0-9]{2}", datetime.date.fromisoformat),
     "updated_at": (r"[0-9]{1,17}", lambda text: EPOCH + datetime.timedelta(microseconds=int(text))),
+    "relevance": (r"[0-9]{1,20}(?:\.[0-9]{1,20})?(?:e-[0-9]{1,3})?", float),
 }
 DESCRIPTIONS = {
     "eur_value": "eur_value: lowest value in EUR first (with as_of, the value that day), -eur_value: highest first",
     "announced_on": "announced_on: earliest announcement first, -announced_on: latest first",
     "updated_at": "updated_at: least recently changed first, -updated_at: most recently changed first",
+    "relevance": "-relevance: best matches of `search` first (the default when searching), relevance: weakest first;"
+                 " without `search`, the id's order",
 }
 NULLABLE = {"eur_value", "announced_on"}
 
@@ -38,8 +42,11 @@ class SortKey:
         name = ordering.lstrip("-")
         self.name = name
         # With as_of (or a filter on a pledge's state), the figures listed are those of that day: sort by them.
-        self.field = None if name == "id" else (
-            f"state_{name}" if f"state_{name}" in queryset.query.annotations else name)
+        if name == "relevance":  # the rank a search gave each pledge; without a search, all tie: by id
+            self.field = RANK if RANK in queryset.query.annotations else None
+        else:
+            self.field = None if name == "id" else (
+                f"state_{name}" if f"state_{name}" in queryset.query.annotations else name)
 
     def order_by(self):
         """This order as one ORDER BY (downloads, which sort every row anyway)."""
@@ -60,6 +67,8 @@ class SortKey:
             text = str((value - EPOCH) // datetime.timedelta(microseconds=1))
         elif isinstance(value, Decimal):
             text = format(value, "f")
+        elif isinstance(value, float):
+            text = repr(max(value, 0.0))  # a rank: never negative; repr reads back as the same float
         else:
             text = value.isoformat()
         return f"{text}~{pk}"
@@ -167,7 +176,9 @@ class StableCursorPagination(CursorPagination):
         return [f"{sign}{name}" for name in ("id", *fields) for sign in ("-", "")]
 
     def get_ordering(self, request, queryset, view):
-        value = request.query_params.get("ordering") or self.ordering
+        allowed_fields = getattr(view, "ordering_fields", ())
+        searched = "relevance" in allowed_fields and request.query_params.get("search")
+        value = request.query_params.get("ordering") or ("-relevance" if searched else self.ordering)
         allowed = self.orderings(getattr(view, "ordering_fields", ()))
         if value not in allowed:
             raise ValidationError({"ordering": f"Unknown ordering. Use one of: {', '.join(allowed)} (a leading - "

@@ -167,7 +167,7 @@ class PledgeViewSet(mixins.CreateModelMixin, BaseViewSet):
 
     filterset_class = filters.PledgeFilter
     http_method_names = ["get", "head", "options", "post", "patch"]
-    ordering_fields = ("eur_value", "announced_on", "updated_at")
+    ordering_fields = ("eur_value", "announced_on", "updated_at", "relevance")
 
     def get_queryset(self):
         pledges = selectors.visible_pledges(self.request.user)

@@ -332,14 +332,15 @@ class PledgeAdmin(ExampleMarkMixin, AuditedAdmin):
     autocomplete_fields = ["coalition", "nation", "objectives"]
     date_hierarchy = "announced_on"
     inlines = [PledgeSourceInline, AddPledgeSourceInline, PledgeItemInline, StatusEventInline, AddStatusEventInline]
-    readonly_fields = ["status", "delivered_quantity", "delivered_eur", "eur_value", "eur_rate", "eur_rate_date",
+    readonly_fields = ["status", "delivered_quantity", "delivered_eur_display", "eur_value_display", "eur_rate",
+                       "eur_rate_date",
                        "publication", "published_at", "published_by"]
     actions = ["publish_selected", "unpublish_selected", "record_status_for_selected", "export_csv", "export_xlsx"]
     fieldsets = [
         (None, {"fields": ["coalition", "nation", "kind", "description", "objectives", "is_example"]}),
         ("Quantity", {"fields": [("quantity", "unit"), "quantity_undisclosed"]}),
         ("Value", {
-            "fields": [("amount", "currency"), "valuation_basis", ("eur_value", "eur_rate", "eur_rate_date"),
+            "fields": [("amount", "currency"), "valuation_basis", ("eur_value_display", "eur_rate", "eur_rate_date"),
                        "source_eur_value"],
             "description": "The EUR value is computed from the ECB reference rate of the announcement date "
                            "(or the nearest earlier business day).",
@@ -347,7 +348,7 @@ class PledgeAdmin(ExampleMarkMixin, AuditedAdmin):
         ("Terms", {"fields": [("announced_on", "announced_precision"), ("earmarked_from", "earmarked_to"),
                               "is_conditional", "condition", "disclosure"]}),
         ("State (from status events and review)", {
-            "fields": [("status", "delivered_quantity", "delivered_eur"),
+            "fields": [("status", "delivered_quantity", "delivered_eur_display"),
                        ("publication", "published_at", "published_by")],
         }),
     ]
@@ -391,9 +392,17 @@ class PledgeAdmin(ExampleMarkMixin, AuditedAdmin):
     def export_xlsx(self, request, queryset):
         return admin_imports.export(queryset, "xlsx")
 
-    @admin.display(description="Description")
+    @admin.display(description="Description", ordering="description")
     def short_description(self, obj):
         return obj.description if len(obj.description) <= 80 else obj.description[:79] + "…"
+
+    @admin.display(description="Value (EUR)")
+    def eur_value_display(self, obj):
+        return "—" if obj.eur_value is None else f"{obj.eur_value:,.2f} EUR"
+
+    @admin.display(description="Delivered (EUR)")
+    def delivered_eur_display(self, obj):
+        return "—" if obj.delivered_eur is None else f"{obj.delivered_eur:,.2f} EUR"
 
     @admin.display(description="Amount", ordering="eur_value")
     def amount_display(self, obj):
