@@ -81,3 +81,15 @@ def test_readers_download_published_pledges_only_and_never_a_draft_s_source(api,
     assert len(downloaded) == Pledge.objects.filter(publication="published").count()
     assert "secret.example" in editor_api.get(PLEDGES, {"format": "csv"}).content.decode()  # editors see drafts
     assert Source.objects.filter(pk=secret.pk).exists()
+
+
+def test_a_searched_download_lists_the_best_matches_first(api, demo):
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(api.get("/api/v1/pledges/?search=ceasefire&format=csv").content.decode(
+        "utf-8-sig"))))
+    assert rows and rows[0]["external_id"] == "demo:uk-ceasefire-troops"
+    weakest = list(csv.DictReader(io.StringIO(api.get(
+        "/api/v1/pledges/?search=ceasefire&ordering=relevance&format=csv").content.decode("utf-8-sig"))))
+    assert [row["external_id"] for row in weakest] == [row["external_id"] for row in reversed(rows)]

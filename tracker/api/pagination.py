@@ -3,7 +3,8 @@ import re
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import F, Q
+from django.db.models import F, FloatField, Q
+from django.db.models.functions import Cast
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.response import Response
@@ -43,7 +44,7 @@ class SortKey:
         self.name = name
         # With as_of (or a filter on a pledge's state), the figures listed are those of that day: sort by them.
         if name == "relevance":  # the rank a search gave each pledge; without a search, all tie: by id
-            self.field = RANK if RANK in queryset.query.annotations else None
+            self.field = "relevance_position" if RANK in queryset.query.annotations else None
         else:
             self.field = None if name == "id" else (
                 f"state_{name}" if f"state_{name}" in queryset.query.annotations else name)
@@ -53,7 +54,8 @@ class SortKey:
         by_id = "-id" if self.descending else "id"
         if self.field is None:
             return [by_id]
-        value = F(self.field).desc(nulls_last=True) if self.descending else F(self.field).asc(nulls_last=True)
+        column = F(RANK if self.name == "relevance" else self.field)
+        value = column.desc(nulls_last=True) if self.descending else column.asc(nulls_last=True)
         return [value, by_id]
 
     def position(self, row):
@@ -97,6 +99,9 @@ class SortKey:
             if position is not None:
                 rows = rows.filter(**{"id__lt" if descending else "id__gt": position[1]})
             return [rows]
+        if self.name == "relevance":
+            # As a double: PostgreSQL's rank is a 4-byte real, whose text (in the cursor) is not its exact value.
+            queryset = queryset.annotate(relevance_position=Cast(RANK, FloatField()))
         queryset = queryset.annotate(sort_position=F(self.field))
         value, pk = position if position is not None else (None, None)
         forward, backward = self.descending, not self.descending
