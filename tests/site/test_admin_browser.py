@@ -4,6 +4,8 @@ from django.apps import apps
 from django.contrib import admin
 from django.core.management import call_command
 
+from tracker.commitments.models import Pledge
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -15,7 +17,9 @@ def admin_pages():
         base = f"/admin/commitments/{model._meta.model_name}/"
         yield base
         yield f"{base}add/"
-        first = model.objects.order_by("pk").values_list("pk", flat=True).first()
+        # the change page of its fullest row: a pledge with status events, items and sources
+        first = model.objects.order_by("pk").values_list("pk", flat=True).first() if model is not Pledge else \
+            Pledge.objects.get(external_id="demo:uk-training").pk
         if first is not None:
             yield f"{base}{first}/change/"
             yield f"{base}{first}/history/"
@@ -34,6 +38,10 @@ def test_no_admin_page_scrolls_sideways_or_shows_a_code_like_label(live_server, 
         page.goto(f"{live_server.url}{path}")
         visited.append(path)
         assert page.evaluate("document.documentElement.scrollWidth") <= width, path
+        # nor does a box inside it: the list's table fits its column, every header and cell in view
+        hidden = page.evaluate("""[...document.querySelectorAll('#changelist .results, .inline-group .tabular')]
+            .filter(box => box.scrollWidth > box.clientWidth + 1).map(box => box.className)""")
+        assert hidden == [], (path, hidden)
         text = page.locator("#content").inner_text()
         assert "object (" not in text and "HISTORY_" not in text, path
     assert len(visited) >= 30

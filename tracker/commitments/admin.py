@@ -147,6 +147,20 @@ class AuditedAdmin(SimpleHistoryAdmin):
             return super().history_form_view(request, object_id, version_id, extra_context)
 
 
+def titled(title, base=admin.BooleanFieldListFilter):
+    """A list filter headed "By <title>", as a person would say it, rather than by the field's name."""
+
+    class Titled(base):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.title = title
+
+    return Titled
+
+
+EXAMPLE_FILTER = ("is_example", titled("example data"))
+
+
 class ExampleMarkMixin:
     @admin.display(description="Example data", boolean=True, ordering="is_example")
     def example(self, obj):
@@ -163,7 +177,7 @@ class CoalitionAdmin(ExampleMarkMixin, AuditedAdmin):
 @admin.register(Nation)
 class NationAdmin(ExampleMarkMixin, AuditedAdmin):
     list_display = ["name", "country", "kind", "is_pass_through", "example"]
-    list_filter = ["kind", "is_pass_through", "is_example"]
+    list_filter = ["kind", ("is_pass_through", titled("pass-through")), EXAMPLE_FILTER]
     search_fields = ["name", "country"]
     prepopulated_fields = {"slug": ["name"]}
 
@@ -182,7 +196,7 @@ class NationFiguresAdmin(AuditedAdmin):
 @admin.register(Source)
 class SourceAdmin(ExampleMarkMixin, AuditedAdmin):
     list_display = ["title", "publisher", "published_on", "kind", "is_official", "link", "example"]
-    list_filter = ["kind", "is_official", "is_example"]
+    list_filter = ["kind", ("is_official", titled("official source")), EXAMPLE_FILTER]
     search_fields = ["title", "publisher", "url"]
     date_hierarchy = "published_on"
 
@@ -194,7 +208,7 @@ class SourceAdmin(ExampleMarkMixin, AuditedAdmin):
 @admin.register(Membership)
 class MembershipAdmin(ExampleMarkMixin, AuditedAdmin):
     list_display = ["nation", "coalition", "role", "started_on", "ended_on", "is_disclosed", "example"]
-    list_filter = ["coalition", "role", "is_disclosed", "is_example"]
+    list_filter = ["coalition", "role", ("is_disclosed", titled("disclosed")), EXAMPLE_FILTER]
     list_select_related = ["nation", "coalition"]
     search_fields = ["nation__name", "coalition__name", "note"]
     autocomplete_fields = ["coalition", "nation", "source"]
@@ -223,9 +237,6 @@ class RecordedRowsInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None):
         return False
 
-    def has_view_permission(self, request, obj=None):
-        # A pledge being added has no rows yet: leave the empty table off the page.
-        return obj is not None and super().has_view_permission(request, obj)
 
 
 class AddingRowsInline(admin.TabularInline):
@@ -323,10 +334,10 @@ class RecordStatusForm(forms.Form):
 @admin.register(Pledge)
 class PledgeAdmin(ExampleMarkMixin, AuditedAdmin):
     form = PledgeForm
-    list_display = ["short_description", "nation", "amount_display", "status", "is_conditional", "publication"]
+    list_display = ["short_description", "nation", "amount_display", "status", "conditional", "publication"]
     list_display_links = ["short_description"]
-    list_filter = ["coalition", "nation", "objectives", "kind", "status", "publication", "is_conditional",
-                   "valuation_basis", "disclosure", "is_example"]
+    list_filter = ["coalition", "nation", "objectives", "kind", "status", "publication",
+                   ("is_conditional", titled("conditionality")), "valuation_basis", "disclosure", EXAMPLE_FILTER]
     list_select_related = ["nation"]
     search_fields = ["nation__name", "description", "sources__title", "sources__url", "sources__publisher"]
     autocomplete_fields = ["coalition", "nation", "objectives"]
@@ -374,6 +385,11 @@ class PledgeAdmin(ExampleMarkMixin, AuditedAdmin):
             found = by_rank(found, *(queryset.query.order_by or self.model._meta.ordering))
         return found, False  # one row per pledge: nothing to make distinct
 
+    def get_inline_instances(self, request, obj=None):
+        # A pledge being added has no recorded rows yet: leave those empty tables off the page.
+        return [inline for inline in super().get_inline_instances(request, obj)
+                if obj is not None or not isinstance(inline, RecordedRowsInline)]
+
     def get_urls(self):
         wrap = self.admin_site.admin_view
         return [
@@ -395,6 +411,10 @@ class PledgeAdmin(ExampleMarkMixin, AuditedAdmin):
     @admin.display(description="Description", ordering="description")
     def short_description(self, obj):
         return obj.description if len(obj.description) <= 80 else obj.description[:79] + "…"
+
+    @admin.display(description="Conditional", boolean=True, ordering="is_conditional")
+    def conditional(self, obj):
+        return obj.is_conditional
 
     @admin.display(description="Value (EUR)")
     def eur_value_display(self, obj):
