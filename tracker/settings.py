@@ -52,13 +52,13 @@ INSTALLED_APPS = [
     "simple_history",
     "axes",
     "csp",
+    "tracker.api",  # before rest_framework: its rest_framework/api.html (the browsable API's page) is the one used
     "rest_framework",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "tracker.commitments",
     "tracker.accounts",
-    "tracker.api",
     "tracker.site",
 ]
 

@@ -161,3 +161,16 @@ def test_no_page_breaks_its_own_content_security_policy(site):
     page.goto(url + "/api/v1/docs/")
     page.wait_for_selector(".opblock")  # Swagger UI started: its script is a file, not inline
     assert refused == []
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_browsable_api_reads_without_scrolling_sideways(site, width):
+    base, page = site
+    page.set_viewport_size({"width": width, "height": 900})
+    for path in ("/api/v1/", "/api/v1/pledges/?ordering=-eur_value&page_size=3", "/api/v1/summaries/by-nation/"):
+        page.goto(f"{base}{path}")
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, path
+        wide = page.evaluate("[...document.querySelectorAll('pre')].filter(e => e.scrollWidth > e.clientWidth + 1)"
+                             ".length")
+        assert wide == 0, path
+        assert '{\n  "' in page.locator(".response-info pre").inner_text(), path  # indented, one key a line
