@@ -30,8 +30,9 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 DB_URL = os.environ.get("BENCH_DB_URL", "postgres://postgres@127.0.0.1:5432/tracker_bench")
 APP_PORT, RAW_PORT = 8101, 8102
 # A write, as far as caches can tell (the same as services.bump_data_version).
-BUMP = ("INSERT INTO commitments_dataversion (id, version, changed_at) VALUES (1, 1, now()) ON CONFLICT (id) "
-        "DO UPDATE SET version = commitments_dataversion.version + 1, changed_at = now()")
+BUMP = ("INSERT INTO commitments_dataversion (id, version, changed_at, public_version, public_changed_at) "
+        "VALUES (1, 1, now(), 1, now()) ON CONFLICT (id) DO UPDATE SET version = commitments_dataversion.version + 1, "
+        "changed_at = now(), public_version = commitments_dataversion.public_version + 1, public_changed_at = now()")
 WORKERS = 2
 PYTHON = sys.executable
 
