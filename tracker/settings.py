@@ -164,9 +164,6 @@ AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if T
 API_MAX_PAGE_SIZE = 1000
 API_MAX_BODY_BYTES = int(os.environ.get("API_MAX_BODY_BYTES", str(256 * 1024)))
 
-# Where an uploaded import file waits between its preview and its confirmation (shared by all workers).
-IMPORT_DIR = os.environ.get("IMPORT_DIR", str(BASE_DIR / ".imports"))
-
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "tracker.api.authentication.TokenAuthentication",
@@ -212,8 +209,9 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
-# The default cache (login throttling, summaries) is a database table every worker shares;
-# API request throttling counts in each process's memory, to keep reads free of database writes.
+# Without REDIS_URL: the shared cache (summaries, list counts) is a database table every worker shares, and API
+# request throttling counts in each process's memory, to keep reads free of database writes. With REDIS_URL (several
+# app servers): both live in Redis, so every worker and server shares them.
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.db.DatabaseCache",
@@ -225,6 +223,18 @@ CACHES = {
     "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "local",
               "OPTIONS": {"MAX_ENTRIES": 2_000}},
 }
+REDIS_URL = os.environ.get("REDIS_URL", "")
+
+
+def redis_cache(url, prefix):
+    """Django's own Redis cache; short timeouts, so a Redis that is down costs an instant (the caches fail open)."""
+    return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url, "KEY_PREFIX": prefix,
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}}
+
+
+if REDIS_URL:
+    CACHES["default"] = redis_cache(REDIS_URL, "tracker")
+    CACHES["throttle"] = redis_cache(REDIS_URL, "tracker-throttle")
 
 # How long browsers (max-age), then shared caches and CDNs (s-maxage), may keep what anonymous readers get, and how
 # long a shared cache may serve it while fetching a fresh copy (seconds). Editors' views are never shared.

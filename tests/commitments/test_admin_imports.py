@@ -16,8 +16,7 @@ IMPORT = reverse("admin:commitments_pledge_import")
 
 
 @pytest.fixture(autouse=True)
-def _import_dir(db, settings, tmp_path):
-    settings.IMPORT_DIR = str(tmp_path / "imports")
+def _coalition(db):
     CoalitionFactory()
 
 
@@ -57,6 +56,22 @@ def test_reviewer_may_publish_on_import(client, rita):
     client.post(IMPORT, {"confirm": "1", **preview.context["chosen"], "digest": preview.context["digest"],
                          "filename": "kiel.csv"})
     assert Pledge.objects.filter(publication="published").count() == 8
+
+
+def test_an_upload_waits_in_the_database_so_any_app_server_confirms_it_and_expires_after_a_day(client, alice):
+    from tracker.commitments.models import ImportUpload
+
+    client.force_login(alice)
+    preview = upload(client, KIEL.read_bytes())
+    kept = ImportUpload.objects.get()
+    assert kept.digest == preview.context["digest"] == hashlib.sha256(KIEL.read_bytes()).hexdigest()
+    assert bytes(kept.data) == KIEL.read_bytes()
+    ImportUpload.objects.update(uploaded_at=kept.uploaded_at - ImportUpload.KEPT)  # a day and more later
+    late = client.post(IMPORT, {"confirm": "1", **preview.context["chosen"], "digest": kept.digest,
+                                "filename": "kiel.csv"}, follow=True)
+    assert "no longer available" in late.text and Pledge.objects.count() == 0
+    upload(client, KIEL.read_bytes())  # uploading again keeps it again (and clears out what expired)
+    assert ImportUpload.objects.get().uploaded_at > kept.uploaded_at
 
 
 def test_confirming_a_forged_upload_changes_nothing(client, alice):

@@ -1,8 +1,11 @@
+import logging
+
 from django.core.cache import caches
 from rest_framework import permissions, throttling
 
 from tracker.commitments import selectors, services
 
+logger = logging.getLogger(__name__)
 is_staff_reader = selectors.can_see_drafts  # editors and reviewers, who may view drafts
 
 
@@ -28,14 +31,17 @@ class CanPublish(permissions.BasePermission):
 
 
 class AnonThrottle(throttling.AnonRateThrottle):
-    """Counts anonymous requests per address in fixed windows (e.g. each minute), in process memory.
+    """Counts anonymous requests per address in fixed windows (e.g. each minute), in the "throttle" cache.
 
     DRF's own throttle keeps and re-pickles a log of every request time in the window; a counter costs the
-    same however busy the client is. Each worker process counts separately, so the effective limit is the
-    rate times the number of workers.
+    same however busy the client is. With REDIS_URL every worker and server counts in Redis, so the limit holds
+    across them; without it each worker process counts separately (the limit is the rate times the workers).
+    A throttle cache that fails lets the request through: throttling protects the service, it must not stop it.
     """
 
-    cache = caches["throttle"]
+    @property
+    def cache(self):
+        return caches["throttle"]
 
     def allow_request(self, request, view):
         if self.rate is None:
@@ -46,14 +52,21 @@ class AnonThrottle(throttling.AnonRateThrottle):
         now = self.timer()
         window = int(now // self.duration)
         key = f"{ident}:{window}"
-        self.cache.add(key, 0, self.duration)
         try:
-            count = self.cache.incr(key)
-        except ValueError:  # expired between add and incr
-            self.cache.set(key, 1, self.duration)
-            count = 1
+            count = self._count(key)
+        except Exception:  # noqa: BLE001 - any backend's failure (Redis down, network)
+            logger.warning("The throttle cache failed; letting the request through.", exc_info=True)
+            return True
         self.wait_seconds = (window + 1) * self.duration - now
         return count <= self.num_requests
+
+    def _count(self, key):
+        self.cache.add(key, 0, self.duration)
+        try:
+            return self.cache.incr(key)
+        except ValueError:  # expired between add and incr
+            self.cache.set(key, 1, self.duration)
+            return 1
 
     def wait(self):
         return max(1, self.wait_seconds)

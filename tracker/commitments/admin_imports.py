@@ -1,23 +1,21 @@
 """The admin's import screens: upload -> preview of every row's outcome -> confirm; blank templates; exports.
 
-Between preview and confirm the upload waits in IMPORT_DIR under its SHA-256, so the confirmed import
-is exactly the previewed file, and is checked again (the data may have changed in between).
+Between preview and confirm the upload waits in the database under its SHA-256 (services.keep_upload), where every
+app server sees it, so the confirmed import is exactly the previewed file, and is checked again (the data may have
+changed in between).
 """
 import datetime
-import hashlib
 import os
 import re
-from pathlib import Path
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 
-from . import services
+from . import selectors, services
 from .imports import importer, template
 from .models import Coalition
 
@@ -54,25 +52,6 @@ class ImportForm(forms.Form):
         return upload
 
 
-def _store(data):
-    digest = hashlib.sha256(data).hexdigest()
-    folder = Path(settings.IMPORT_DIR)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / digest
-    if not path.exists():
-        tmp = folder / f".{digest}.{os.getpid()}"
-        tmp.write_bytes(data)
-        tmp.replace(path)
-    return digest
-
-
-def _load(digest):
-    if not re.fullmatch(r"[0-9a-f]{64}", digest or ""):
-        return None
-    path = Path(settings.IMPORT_DIR) / digest
-    return path.read_bytes() if path.exists() else None
-
-
 def _safe_name(name):
     return re.sub(r"[^\w.\- ()]", "_", os.path.basename(name or "upload"))[:150]
 
@@ -93,7 +72,7 @@ def import_view(model_admin, request):
                    "release_date": form.cleaned_data.get("release_date")}
         name = _safe_name(form.cleaned_data["file"].name)
         report = importer.import_file(data, name, user=request.user, dry_run=True, **options)
-        context.update(report=report, preview=True, digest=_store(data), filename=name,
+        context.update(report=report, preview=True, digest=services.keep_upload(data), filename=name,
                        chosen={"format": options["fmt"],
                                "coalition": options["coalition"].slug if options["coalition"] else "",
                                "publish": "1" if options["publish"] else "",
@@ -107,7 +86,7 @@ def import_view(model_admin, request):
 
 
 def _confirm(model_admin, request, context, can_publish):
-    data = _load(request.POST.get("digest"))
+    data = selectors.kept_upload(request.POST.get("digest"))
     fmt = request.POST.get("format")
     publish = request.POST.get("publish") == "1"
     coalition = Coalition.objects.filter(slug=request.POST.get("coalition") or "").first()

@@ -845,3 +845,17 @@ class NationFigures(models.Model):
 
     def __str__(self):
         return f"{self.nation} {self.year}"
+
+
+class ImportUpload(models.Model):
+    """A file uploaded to the admin's import, kept between its preview and its confirmation under its SHA-256, in
+    the database so that every app server sees it (preview on one, confirm on another). Kept for a day."""
+
+    digest = models.CharField(max_length=64, primary_key=True)
+    data = models.BinaryField()
+    uploaded_at = models.DateTimeField(default=timezone.now)
+
+    KEPT = datetime.timedelta(days=1)
+
+    def __str__(self):
+        return self.digest

@@ -7,6 +7,7 @@ once here (STAGES, stage_q, COUNTED) and used by the summaries and by the pledge
 figure's list holds exactly the pledges it sums.
 """
 import datetime
+import re
 import time
 from decimal import Decimal
 
@@ -19,6 +20,7 @@ from django.utils import timezone
 from .models import (
     Coalition,
     DataVersion,
+    ImportUpload,
     ItemDelivery,
     Membership,
     Nation,
@@ -526,3 +528,12 @@ def _finish(rows, as_of):
         row["nation"] = {"slug": row.pop("nation_slug"), "name": row.pop("nation_name"),
                          "code": row.pop("nation_code"), "kind": row.pop("nation_kind")}
     return rows
+
+
+def kept_upload(digest):
+    """The bytes of a file kept for import (services.keep_upload) by its SHA-256, or None (unknown, or expired)."""
+    if not re.fullmatch(r"[0-9a-f]{64}", digest or ""):
+        return None
+    data = ImportUpload.objects.filter(digest=digest, uploaded_at__gte=timezone.now() - ImportUpload.KEPT).values_list(
+        "data", flat=True).first()
+    return None if data is None else bytes(data)

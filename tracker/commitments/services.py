@@ -11,6 +11,7 @@ statements and simple_history's bulk API, and bump the data version once.
 """
 import contextvars
 import datetime
+import hashlib
 from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from . import selectors, timeline
 from .models import (
     Coalition,
     DataVersion,
+    ImportUpload,
     ItemDelivery,
     Membership,
     Nation,
@@ -448,6 +450,16 @@ def refresh_state(pledge, *, user, reason="", source=None):
         stage.status, stage.delivered_quantity, stage.delivered_eur)
     _save_attributed(pledge, user=user, reason=reason, source=source)
     return pledge
+
+
+def keep_upload(data):
+    """Keep an uploaded file until its import is confirmed (a day at most), where every app server sees it.
+    Returns its SHA-256, which names it."""
+    digest = hashlib.sha256(data).hexdigest()
+    with transaction.atomic():
+        ImportUpload.objects.filter(uploaded_at__lt=timezone.now() - ImportUpload.KEPT).delete()
+        ImportUpload.objects.update_or_create(digest=digest, defaults={"data": data, "uploaded_at": timezone.now()})
+    return digest
 
 
 def can_publish(user):
