@@ -101,3 +101,16 @@ def test_only_reviewers_may_revert_and_a_revert_is_an_entry_of_its_own(client, a
     assert pledge.history.count() == 3
     assert pledge.history.first().history_change_reason == "Back to the announced figure"
     assert pledge.history.first().history_user == rita
+
+
+def test_looking_at_a_pledge_in_the_admin_writes_nothing(client, alice, world):
+    from tracker.commitments import selectors
+
+    client.force_login(alice)
+    add_pledge(client, world)
+    pledge = Pledge.objects.get()
+    version, entries_before = selectors.data_version(), pledge.history.count()
+    assert client.get(change_url(pledge)).status_code == 200
+    assert history_page(client, pledge).status_code == 200
+    assert selectors.data_version() == version
+    assert pledge.history.count() == entries_before

@@ -205,13 +205,14 @@ def one_data_version_bump():
     if _bumps_deferred.get() is not None:
         yield
         return
-    state = {"public": False}
+    state = {"public": False, "written": False}
     token = _bumps_deferred.set(state)
     try:
         yield
     finally:
         _bumps_deferred.reset(token)
-    bump_data_version(public=state["public"])
+    if state["written"]:  # a block that wrote nothing (an admin page only looked at) moves nothing
+        bump_data_version(public=state["public"])
 
 
 def note_write(public):
@@ -221,6 +222,7 @@ def note_write(public):
         bump_data_version(public=public)
     else:
         state["public"] = state["public"] or public
+        state["written"] = True
 
 
 def _data_changed(sender, instance=None, **kwargs):
