@@ -70,6 +70,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "tracker.routers.AnonymousReadsMiddleware",  # after authentication: it asks whether the request is a reader's
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -110,6 +111,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # transaction mode that cannot keep them.
     if env_bool("PG_PREPARED_STATEMENTS", True):
         DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
+# PostgreSQL read replicas (comma-separated URLs): anonymous readers' reads go to them (tracker/routers.py).
+READ_REPLICAS = []
+for _number, _url in enumerate(filter(None, (u.strip() for u in os.environ.get("DATABASE_REPLICA_URLS", "").split(
+        ","))), start=1):
+    DATABASES[f"replica{_number}"] = dj_database_url.parse(
+        _url, conn_max_age=int(os.environ.get("CONN_MAX_AGE", "60")), conn_health_checks=True)
+    DATABASES[f"replica{_number}"]["TEST"] = {"MIRROR": "default"}  # tests read the primary's test database
+    if "prepare_threshold" in DATABASES["default"].get("OPTIONS", {}):
+        DATABASES[f"replica{_number}"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
+    READ_REPLICAS.append(f"replica{_number}")
+DATABASE_ROUTERS = ["tracker.routers.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

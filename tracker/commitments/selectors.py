@@ -12,7 +12,7 @@ import time
 from decimal import Decimal
 
 import psycopg
-from django.db import connection, connections
+from django.db import connections, router
 from django.db.models import Count, F, FilteredRelation, Q, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
@@ -108,7 +108,9 @@ def data_version(public=False):
     # Every API read and page asks this first (for its ETag or cache key): plain SQL costs a fraction of
     # compiling the same query through the ORM each time.
     columns = "public_version, public_changed_at" if public else "version, changed_at"
-    with connection.cursor() as cursor:
+    # From the database the request reads its data from (a replica for anonymous readers): the version always
+    # describes the data it is served with, however far behind the replica is.
+    with connections[router.db_for_read(DataVersion)].cursor() as cursor:
         cursor.execute(f"SELECT {columns} FROM {DataVersion._meta.db_table} WHERE id = 1")  # noqa: S608
         row = cursor.fetchone()
     if row is None:
@@ -402,7 +404,7 @@ EVENT_KEYS = ["id", "status", "occurred_on", "source", "note", "delivered_quanti
 def _pg_page(ids):
     """The statements' results, sent together (pipeline mode) as prepared statements: PostgreSQL plans each once per
     connection instead of on every page, which was a third of the database's time for a page."""
-    connection = connections["default"]
+    connection = connections[router.db_for_read(Pledge)]
     # The ids go in as one array literal: quoting a list element by element cost more than the query.
     literal = "{" + ",".join(str(int(pk)) for pk in ids) + "}"
     connection.ensure_connection()
@@ -452,7 +454,7 @@ def _pg_rows(ids):
 
 def _rows(ids):
     """The pledges with these ids, each with objectives, sources and status_events."""
-    if connections["default"].vendor == "postgresql":
+    if connections[router.db_for_read(Pledge)].vendor == "postgresql":
         return _pg_rows(ids)
     rows = list(Pledge.objects.filter(pk__in=ids).values(
         *PLEDGE_COLUMNS, coalition_slug=F("coalition__slug"), nation_slug=F("nation__slug"),
