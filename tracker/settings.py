@@ -194,6 +194,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "tracker.api.pagination.StableCursorPagination",
     "DEFAULT_THROTTLE_CLASSES": ["tracker.api.permissions.AnonThrottle"],
     "DEFAULT_THROTTLE_RATES": {"anon": os.environ.get("API_ANON_RATE", "300/minute")},
+    # Who a client is, for the rate limit: its address, or (behind TRUSTED_PROXIES proxies) the address the nearest
+    # proxy saw; never an X-Forwarded-For the client wrote itself.
+    "NUM_PROXIES": TRUSTED_PROXIES,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "tracker.api.errors.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,

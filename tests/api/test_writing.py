@@ -1,4 +1,6 @@
 import pytest
+from django.conf import settings
+from django.test import override_settings
 
 from tests.factories import SourceFactory
 from tracker.api.models import ApiToken
@@ -168,6 +170,28 @@ def test_anonymous_requests_are_throttled_with_retry_after(api, demo, monkeypatc
     codes = [api.get("/api/v1/coalitions/").status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]
     assert int(api.get("/api/v1/coalitions/")["Retry-After"]) == 40  # seconds left in that minute
+
+
+def test_a_forged_forwarded_for_header_does_not_escape_the_rate_limit(api, demo, monkeypatch):
+    from tracker.api.permissions import AnonThrottle
+
+    monkeypatch.setattr(AnonThrottle, "rate", "3/minute", raising=False)
+    monkeypatch.setattr(AnonThrottle, "timer", lambda self: 2_000_040.0)
+    codes = [api.get("/api/v1/coalitions/", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}").status_code for n in range(4)]
+    assert codes == [200, 200, 200, 429]
+
+
+@override_settings(REST_FRAMEWORK={**settings.REST_FRAMEWORK, "NUM_PROXIES": 1})
+def test_behind_a_trusted_proxy_each_client_address_has_its_own_limit(api, demo, monkeypatch):
+    from tracker.api.permissions import AnonThrottle
+
+    monkeypatch.setattr(AnonThrottle, "rate", "2/minute", raising=False)
+    monkeypatch.setattr(AnonThrottle, "timer", lambda self: 3_000_040.0)
+    # The proxy appends the address it saw; what the client wrote before it does not count.
+    first = [api.get("/api/v1/coalitions/", HTTP_X_FORWARDED_FOR=f"10.0.0.{n}, 203.0.113.7").status_code
+             for n in range(3)]
+    other = api.get("/api/v1/coalitions/", HTTP_X_FORWARDED_FOR="203.0.113.8").status_code
+    assert first == [200, 200, 429] and other == 200
 
 
 def test_a_revised_figure_counts_from_the_date_the_editor_gives(editor_api, demo):
