@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install browser migrate demo run test lint check-deploy bench bench-import clean
+.PHONY: install browser migrate demo run test lint check-deploy bench bench-import scale-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,13 @@ bench: install
 # (under 3 minutes).
 bench-import: install
 	$(BIN)/python bench/imports.py
+
+# Several servers on this one machine: a PostgreSQL primary and a streaming replica (pg_basebackup), Redis, two
+# gunicorn app servers and haproxy in front, driven by wrk while an editor writes; prints its figures, stops it all.
+scale-check: install
+	@command -v wrk >/dev/null && command -v haproxy >/dev/null \
+		|| (apt-get update -qq && apt-get install -y -qq wrk haproxy)
+	$(BIN)/python bench/scale_check.py
 
 # What production settings look like to `check --deploy`; fails on any warning.
 check-deploy: install

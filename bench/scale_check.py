@@ -76,7 +76,7 @@ def start(name, command, **kwargs):
 
 
 def cleanup():
-    for name, process in reversed(processes):
+    for _name, process in reversed(processes):
         if process.poll() is None:
             process.terminate()
             try:
@@ -148,7 +148,7 @@ def app_env():
         DATABASE_REPLICA_URLS=f"postgres://postgres@127.0.0.1:{REPLICA}/tracker",
         REDIS_URL=f"redis://127.0.0.1:{REDIS}/0", DEBUG="0", SECRET_KEY="scale-check-" + "k" * 50,
         ALLOWED_HOSTS="127.0.0.1,localhost", TRUSTED_PROXIES="1", API_ANON_RATE=f"{ANON_RATE}/minute",
-        LOG_LEVEL="WARNING")
+        LOGIN_THROTTLE_ATTEMPTS="5", LOG_LEVEL="WARNING")
 
 
 def manage(*args, stdin=None):
@@ -325,6 +325,24 @@ def admin_login(port, cookies):
         raise SystemExit(f"The editor could not log in on port {port} (HTTP {status}).")
 
 
+def check_lockout_across_servers(attempts=5):
+    """Wrong passwords for the editor on the first server, then the right one on the second: refused there too."""
+    answers = []
+    for n in range(attempts):
+        cookies = {}
+        request(SERVERS[0], "GET", "/admin/login/", cookies=cookies)
+        body = urllib.parse.urlencode({"username": "scale-editor", "password": f"wrong {n}", "next": "/admin/",
+                                       "csrfmiddlewaretoken": cookies["csrftoken"]})
+        answers.append(request(SERVERS[0], "POST", "/admin/login/?next=/admin/", body, {
+            "Content-Type": "application/x-www-form-urlencoded", "Referer": f"https://{HOST}/admin/login/"},
+            cookies=cookies)[0])
+    try:
+        admin_login(SERVERS[1], {})
+    except SystemExit as refused:
+        return answers, str(refused)
+    return answers, None
+
+
 def multipart(fields, file_field, filename, content):
     boundary = "scalecheckboundary7f3a"
     parts = []
@@ -428,6 +446,12 @@ def main():
         f"{'imported' if confirmed else f'HTTP {status}'}; pledges {before} -> {after}")
     if not confirmed or after <= before:
         failures.append("the import previewed on one server was not confirmed on the other")
+
+    wrong, refused = check_lockout_across_servers()
+    say(f"  login lockout: {len(wrong)} wrong passwords on :{SERVERS[0]} (answered {', '.join(map(str, wrong))}); "
+        f"the right one on :{SERVERS[1]}: {'refused: ' + refused if refused else 'LET IN'}")
+    if not refused or "429" not in refused:
+        failures.append("a lockout on one server did not hold on the other")
 
     say()
     if failures:
