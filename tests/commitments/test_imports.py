@@ -524,3 +524,20 @@ def test_import_command_reports_the_outcome_and_refuses_bad_files(alice, coaliti
     assert "line 2, kind:" in capsys.readouterr().err
     with pytest.raises(CommandError, match="reviewers"):
         call_command("import_pledges", str(KIEL), "--format", "kiel", "--user", "alice", "--publish")
+
+
+def test_after_imports_each_pledges_current_state_is_its_open_period(alice, coalition):
+    """Today's totals read the pledges' own columns: imports that add, revise and advance pledges keep them
+    equal to the period in force today."""
+    from tests.commitments.test_timeline import assert_todays_state_is_the_open_period
+
+    kiel_import(alice)
+    rows = [pledge_row(status="announced", status_on="2025-06-02", status_source="https://gov.example/fr/radars"),
+            pledge_row(external_id="row-2", amount="5,000,000", is_conditional="yes", condition="after a ceasefire")]
+    assert run(template_csv(rows), alice, "first.csv").ok
+    rows[0].update(amount="95,000,000", status="delivered", status_on="2025-09-01", delivered_eur="95,000,000")
+    rows[1].update(is_conditional="no", condition="")
+    report = run(template_csv(rows), alice, "second.csv")
+    assert report.counts == {"changed": 2}, report.errors
+    assert_todays_state_is_the_open_period(Pledge.objects.all())
+    assert Pledge.objects.get(external_id="row-1").status == "delivered"

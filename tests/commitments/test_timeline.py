@@ -102,9 +102,20 @@ def test_the_timeline_at_each_months_end_equals_the_as_of_totals_that_day(alice,
                                              occurred_on=max(event.occurred_on, announced or event.occurred_on),
                                              delivered_eur=event.delivered_eur)
         pledges = Pledge.objects.filter(coalition=coalition)
+        assert_todays_state_is_the_open_period(pledges)
         end = datetime.date(2025, 3, 15)  # mid-month: the last row stands on this day
         for valuation in ("ecb", "source"):
             for _month, day, running in selectors.timeline_rows(pledges, valuation=valuation, end=end):
                 [as_of] = selectors.summarize(selectors.with_state(pledges, day), valuation=valuation)
                 for name, value in running.items():
                     assert (value or 0) == (as_of[name] or 0), (day, name, valuation)
+
+
+def assert_todays_state_is_the_open_period(pledges):
+    """Today's figures read each pledge's own columns (selectors.with_state): they must be its open period's."""
+    from tracker.commitments.models import PledgePeriod
+
+    for pledge in pledges:
+        [open_period] = PledgePeriod.objects.filter(pledge=pledge, valid_to__isnull=True)
+        for name in selectors.STATE_FIELDS:
+            assert getattr(pledge, name) == getattr(open_period, name), (pledge.pk, name)

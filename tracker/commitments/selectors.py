@@ -1,10 +1,10 @@
 """Reads and totals. Pages, the admin and the API call these, so each figure is computed in one place.
 
 A pledge's state on a day (stage, deliveries, figures) is read from its stored periods (timeline.py derives
-them): `with_state` joins each pledge to the period in force on the day asked for, and every total, list and
-filter reads the state from there. Stages, what counts towards them and what each figure sums are declared
-once here (STAGES, stage_q, COUNTED) and used by the summaries and by the pledge list's filters alike, so a
-figure's list holds exactly the pledges it sums.
+them): `with_state` joins each pledge to the period in force on the day asked for (today: the pledge's own
+columns, kept equal to its open period), and every total, list and filter reads the state from there. Stages,
+what counts towards them and what each figure sums are declared once here (STAGES, stage_q, COUNTED) and used by
+the summaries and by the pledge list's filters alike, so a figure's list holds exactly the pledges it sums.
 """
 import datetime
 import re
@@ -179,9 +179,15 @@ def with_state(pledges, as_of=None):
     state_status, state_is_conditional, state_eur_value, state_source_eur_value, state_delivered_eur,
     state_quantity, state_unit, state_quantity_undisclosed and state_delivered_quantity.
 
-    On a past day, pledges not yet announced then (or with no known date at all) are left out."""
+    On a past day, pledges not yet announced then (or with no known date at all) are left out.
+
+    Today's state is the pledge's own columns: the services keep them equal to its open period on every write
+    (status events cannot be dated after today, nor can figures take effect later), so today's totals are a plain
+    aggregate over one table, with no join to the periods."""
     if "state_status" in pledges.query.annotations:
         return pledges
+    if as_of is None:
+        return pledges.annotate(**{f"state_{name}": F(name) for name in STATE_FIELDS})
     return pledges.annotate(
         state=FilteredRelation("periods", condition=period_on_q(as_of, "periods__"))
     ).filter(state__isnull=False).annotate(**{f"state_{name}": F(f"state__{name}") for name in STATE_FIELDS})
@@ -189,7 +195,7 @@ def with_state(pledges, as_of=None):
 
 def undated_count(pledges):
     """How many of these pledges have no known date and no status event: they count today, on no past day."""
-    return pledges.filter(periods__valid_from__isnull=True).count()
+    return pledges.filter(pk__in=PledgePeriod.objects.filter(valid_from__isnull=True).values("pledge_id")).count()
 
 
 def _figure_aggregates(valuation, prefix="state_", counted=COUNTED):
@@ -239,9 +245,10 @@ def summarize(pledges, by="totals", valuation="ecb"):
     if by == "totals":
         return [pledges.aggregate(**aggregates, nations=Count("nation", distinct=True))]
     if by == "objective":
-        pledges = pledges.exclude(objectives=None)
         aggregates.update(_quantity_aggregates())
     rows = pledges.values(*GROUPED_BY[by]).annotate(**aggregates).order_by()
+    if by == "objective":  # pledges towards no objective form a group of their own, with no objective: not a row
+        return [row for row in rows if row["objectives__slug"] is not None]
     return list(rows)
 
 
