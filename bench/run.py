@@ -208,37 +208,43 @@ def wrk(url):
     return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
 
-# PostgreSQL's own GROUP BY: the same counts and sums as each summary, with the same stage filters, in plain SQL
-# over the pledges' own columns (by month: over the stored periods, by the month each starts and ends in).
+# PostgreSQL's own GROUP BY for the same figures, in plain SQL over the pledges' own columns: grouped by the
+# summary's key and by what decides which figures a pledge counts in (status, deliveries reported, conditionality,
+# pass-through, example), with counts and sums, the fastest plain form found (docs/benchmarks.md). By month: every
+# figure as a filtered aggregate over the stored periods, by the month each starts and ends in.
 ANNOUNCED = "('announced', 'committed', 'allocated', 'partially_delivered', 'delivered', 'stalled')"
 COMMITTED = "('committed', 'allocated', 'partially_delivered', 'delivered')"
-RAW_GROUPED_BY = {"totals": None, "by-nation": "n.id", "by-objective": "po.objective_id", "by-kind": "p.kind",
-                  "by-status": "p.status", "by-month": "month"}
+RAW_GROUPED_BY = {"totals": "p.nation_id", "by-nation": "n.id", "by-objective": "po.objective_id",
+                  "by-kind": "p.kind", "by-status": "p.status"}
 
 
-def raw_summary_sql(name, s="p."):
-    """One query per figure table (by month: two, for the months periods start and end in)."""
-    stages = {"announced": (f"{s}status IN {ANNOUNCED}", f"{s}eur_value"),
-              "committed": (f"{s}status IN {COMMITTED}", f"{s}eur_value"),
-              "delivered": (f"({s}status IN ('partially_delivered', 'delivered') OR {s}delivered_eur > 0 "
-                            f"OR {s}delivered_quantity > 0)", f"{s}delivered_eur")}
-    columns = ["count(*)", "count(*) FILTER (WHERE n.is_pass_through)", "count(*) FILTER (WHERE p.is_example)"]
-    for conditional in ("false", "true"):
-        for where, value in stages.values():
-            where = f"{where} AND {s}is_conditional = {conditional} AND NOT n.is_pass_through"
-            columns += [f"count(*) FILTER (WHERE {where})", f"sum({value}) FILTER (WHERE {where})",
-                        f"count({value}) FILTER (WHERE {where})"]
-    source = ("commitments_pledge p JOIN commitments_nation n ON n.id = p.nation_id")
+def raw_summary_sql(name):
+    """The queries PostgreSQL alone runs for a summary (by month: two, for the months periods start and end in)."""
+    source = "commitments_pledge p JOIN commitments_nation n ON n.id = p.nation_id"
     if name == "by-month":
+        stages = {"announced": (f"s.status IN {ANNOUNCED}", "s.eur_value"),
+                  "committed": (f"s.status IN {COMMITTED}", "s.eur_value"),
+                  "delivered": ("(s.status IN ('partially_delivered', 'delivered') OR s.delivered_eur > 0 "
+                                "OR s.delivered_quantity > 0)", "s.delivered_eur")}
+        columns = ["count(*)", "count(*) FILTER (WHERE p.is_example)"]
+        for conditional in ("false", "true"):
+            for where, value in stages.values():
+                where = f"{where} AND s.is_conditional = {conditional} AND NOT n.is_pass_through"
+                columns += [f"count(*) FILTER (WHERE {where})", f"sum({value}) FILTER (WHERE {where})",
+                            f"count({value}) FILTER (WHERE {where})"]
         return [f"SELECT date_trunc('month', s.{end}) AS month, {', '.join(columns)} FROM commitments_pledgeperiod s "
                 f"JOIN {source} ON p.id = s.pledge_id WHERE p.publication = 'published' AND s.{end} <= now() "
                 f"GROUP BY 1" for end in ("valid_from", "valid_to")]
+    columns = ["count(*)", "sum(p.eur_value)", "count(p.eur_value)", "sum(p.delivered_eur)", "count(p.delivered_eur)"]
     if name == "by-objective":
-        source += " JOIN commitments_pledge_objectives po ON po.pledge_id = p.id"
-    if name == "totals":
-        columns.append("count(DISTINCT p.nation_id)")
-    group = f" GROUP BY {RAW_GROUPED_BY[name]}" if RAW_GROUPED_BY[name] else ""
-    return [f"SELECT {', '.join(columns)} FROM {source} WHERE p.publication = 'published'{group}"]
+        source += (" JOIN commitments_pledge_objectives po ON po.pledge_id = p.id "
+                   "JOIN commitments_objective o ON o.id = po.objective_id")
+        columns += [f"{aggregate} FILTER (WHERE p.unit = o.target_unit)"
+                    for aggregate in ("sum(p.quantity)", "count(p.quantity)", "count(*)")]
+    decided_by = ("p.status, p.is_conditional, n.is_pass_through, p.is_example, "
+                  "(p.delivered_eur > 0 OR p.delivered_quantity > 0)")
+    return [f"SELECT {RAW_GROUPED_BY[name]}, {decided_by}, {', '.join(columns)} FROM {source} "
+            f"WHERE p.publication = 'published' GROUP BY {RAW_GROUPED_BY[name]}, {decided_by}"]
 
 
 def raw_summary_seconds(name, repeats=3):

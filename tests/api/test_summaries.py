@@ -234,7 +234,8 @@ def test_every_figure_of_a_generated_data_set_links_to_exactly_the_pledges_it_su
             source_eur_value=Decimal(rng.randrange(10**5, 10**9)) if rng.random() < 0.5 else None,
             announced_on=announced, is_conditional=conditional, condition="if" if conditional else ""), user=alice)
         day = announced
-        for status in rng.sample(["announced", "committed", "partially_delivered", "delivered", "cancelled"],
+        for status in rng.sample(["announced", "committed", "partially_delivered", "delivered", "stalled",
+                                  "cancelled"],
                                  rng.randrange(0, 4)):
             day += datetime.timedelta(days=rng.randrange(60))
             services.record_status_event(pledge, user=alice, status=status, occurred_on=day, source=source,
@@ -246,10 +247,21 @@ def test_every_figure_of_a_generated_data_set_links_to_exactly_the_pledges_it_su
                                  effective_on=announced + datetime.timedelta(days=rng.randrange(300)))
         pledge.sources.add(source)
         services.publish_pledge(pledge, user=rita)
+    # Deliveries reported, then stalled or cancelled: still counted as delivered (what was delivered stays so).
+    for n, status in enumerate(["stalled", "cancelled"]):
+        pledge = services.save_record(Pledge(
+            coalition=coalition, nation=nations[n], kind="military", description=f"Delivered, then {status}",
+            amount=Decimal("1000000"), currency="EUR", announced_on=datetime.date(2024, 3, 1)), user=alice)
+        services.record_status_event(pledge, user=alice, status="partially_delivered", source=source,
+                                     occurred_on=datetime.date(2024, 5, 1), delivered_eur=Decimal("250000"))
+        services.record_status_event(pledge, user=alice, status=status, source=source,
+                                     occurred_on=datetime.date(2024, 8, 1))
+        pledge.sources.add(source)
+        services.publish_pledge(pledge, user=rita)
     cache.clear()
     from django.contrib.auth.models import User
 
     api.force_authenticate(User.objects.create_user("reader"))  # a reader with an account: not throttled, no drafts
-    for name in ("totals", "by-nation", "by-kind", "by-status"):
+    for name in ("totals", "by-nation", "by-kind", "by-status", "by-month"):
         for params in ({}, {"as_of": "2024-09-30"}, {"valuation": "source"}):
             assert assert_every_figure_sums_its_list(api, summary(api, name, coalition="generated", **params))

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import psycopg
 from django.db import connections, router
-from django.db.models import Count, F, FilteredRelation, Q, Sum
+from django.db.models import BooleanField, Count, ExpressionWrapper, F, FilteredRelation, Q, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
@@ -54,22 +54,38 @@ VALUATIONS = {"ecb": "eur_value", "source": "source_eur_value"}
 # Pledges by pass-through bodies (e.g. the European Peace Facility) are funded by other contributors: counting
 # them too would count the same money twice. They are listed, but no stage total counts them.
 COUNTED = Q(nation__is_pass_through=False)
+PASSES_THROUGH = "nation__is_pass_through"  # the same, for the totals' fold
 
 STATE_FIELDS = ["status", "is_conditional", "eur_value", "source_eur_value", "delivered_eur", "quantity", "unit",
                 "quantity_undisclosed", "delivered_quantity"]
 
 
+# The statuses at each stage or further along; a stage in REACHED_BY_DELIVERIES also counts any pledge with
+# deliveries reported, whatever its status.
+STAGE_STATUSES = {"announced": ANNOUNCED_OR_LATER, "committed": COMMITTED_OR_LATER, "delivered": DELIVERING}
+REACHED_BY_DELIVERIES = {"delivered"}
+
+
+def deliveries_reported_q(prefix="state_"):
+    """Pledges (or periods) with a delivered figure above zero."""
+    return Q(**{f"{prefix}delivered_eur__gt": 0}) | Q(**{f"{prefix}delivered_quantity__gt": 0})
+
+
 def stage_q(stage, prefix="state_"):
     """Pledges (or, with prefix "", periods) at `stage` or further along: the one definition of each stage."""
-    status = f"{prefix}status__in"
-    if stage == "announced":
-        return Q(**{status: ANNOUNCED_OR_LATER})
-    if stage == "committed":
-        return Q(**{status: COMMITTED_OR_LATER})
-    if stage == "delivered":
-        return (Q(**{status: DELIVERING}) | Q(**{f"{prefix}delivered_eur__gt": 0})
-                | Q(**{f"{prefix}delivered_quantity__gt": 0}))
-    raise ValueError(f"Unknown stage {stage!r}")
+    if stage not in STAGES:
+        raise ValueError(f"Unknown stage {stage!r}")
+    at_stage = Q(**{f"{prefix}status__in": STAGE_STATUSES[stage]})
+    return at_stage | deliveries_reported_q(prefix) if stage in REACHED_BY_DELIVERIES else at_stage
+
+
+def in_stage(stage, status, deliveries_reported):
+    """stage_q for one pledge's status and whether it has deliveries reported (the totals' fold)."""
+    return status in STAGE_STATUSES[stage] or (stage in REACHED_BY_DELIVERIES and bool(deliveries_reported))
+
+
+# What each stage's figure adds up: the pledged value, or (delivered) the value reported delivered.
+STAGE_SUMS = {"announced": "value", "committed": "value", "delivered": "delivered"}
 
 
 def figure_q(stage, commitment, prefix="state_"):
@@ -78,8 +94,21 @@ def figure_q(stage, commitment, prefix="state_"):
 
 
 def stage_value(stage, valuation="ecb", prefix="state_"):
-    """The field a stage's figure adds up: the pledged value, or (delivered) the value reported delivered."""
-    return f"{prefix}delivered_eur" if stage == "delivered" else prefix + VALUATIONS[valuation]
+    """The field a stage's figure adds up (STAGE_SUMS)."""
+    return f"{prefix}delivered_eur" if STAGE_SUMS[stage] == "delivered" else prefix + VALUATIONS[valuation]
+
+
+def _figure_aggregates(valuation, prefix="state_", counted=COUNTED):
+    """Every figure as a filtered aggregate: for one grouping column (the timeline's months)."""
+    aggregates = {}
+    for commitment in COMMITMENTS:
+        for stage in STAGES:
+            where = figure_q(stage, commitment, prefix) & counted
+            value = stage_value(stage, valuation, prefix)
+            aggregates[f"{commitment}_{stage}_pledges"] = Count("id", filter=where)
+            aggregates[f"{commitment}_{stage}_eur"] = Sum(value, filter=where)
+            aggregates[f"{commitment}_{stage}_valued"] = Count(value, filter=where)
+    return aggregates
 
 
 def today():
@@ -198,28 +227,68 @@ def undated_count(pledges):
     return pledges.filter(pk__in=PledgePeriod.objects.filter(valid_from__isnull=True).values("pledge_id")).count()
 
 
-def _figure_aggregates(valuation, prefix="state_", counted=COUNTED):
-    aggregates = {}
+def _figure_parts(pledges, keys, valuation, extra=None):
+    """`pledges` (read with_state) grouped by `keys` and by what decides which figures each
+    pledge counts in (its status, deliveries, conditionality, nation and example flag), with the count and sums of
+    each group: a few thousand groups, where the figures themselves as filtered aggregates would cost PostgreSQL
+    several times as long over a million pledges (docs/benchmarks.md). _fold_figures adds them up."""
+    decided_by = ["state_status", "state_is_conditional", PASSES_THROUGH, "is_example", "deliveries_reported"]
+    value, delivered = "state_" + VALUATIONS[valuation], "state_delivered_eur"
+    return (pledges.annotate(deliveries_reported=ExpressionWrapper(deliveries_reported_q(),
+                                                                   output_field=BooleanField()))
+            .values(*dict.fromkeys([*keys, *decided_by]))
+            .annotate(part_pledges=Count("pk"), part_value=Sum(value), part_value_valued=Count(value),
+                      part_delivered=Sum(delivered), part_delivered_valued=Count(delivered), **(extra or {}))
+            .order_by())
+
+
+def _no_figures(quantities=False):
+    row = {"pledges": 0, "pass_through": 0, "example_pledges": 0}
     for commitment in COMMITMENTS:
         for stage in STAGES:
-            where = figure_q(stage, commitment, prefix) & counted
-            value = stage_value(stage, valuation, prefix)
-            aggregates[f"{commitment}_{stage}_pledges"] = Count("id", filter=where)
-            aggregates[f"{commitment}_{stage}_eur"] = Sum(value, filter=where)
-            aggregates[f"{commitment}_{stage}_valued"] = Count(value, filter=where)
-    return aggregates
+            row.update({f"{commitment}_{stage}_pledges": 0, f"{commitment}_{stage}_eur": None,
+                        f"{commitment}_{stage}_valued": 0})
+        if quantities:
+            row.update({f"{commitment}_quantity": None, f"{commitment}_quantified": 0,
+                        f"{commitment}_undisclosed": 0})
+    return row
 
 
-def _quantity_aggregates():
-    """Objective coverage in units: announced pledges whose unit is the target's, known and undisclosed."""
-    aggregates = {}
-    matching = stage_q("announced") & COUNTED & Q(state_unit=F("objectives__target_unit"))
-    for commitment, conditional in COMMITMENTS.items():
-        where = matching & Q(state_is_conditional=conditional)
-        aggregates[f"{commitment}_quantity"] = Sum("state_quantity", filter=where)
-        aggregates[f"{commitment}_quantified"] = Count("state_quantity", filter=where)
-        aggregates[f"{commitment}_undisclosed"] = Count("id", filter=where & Q(state_quantity_undisclosed=True))
-    return aggregates
+def _plus(total, value):
+    """A sum that stays unknown (None) until a known value is added, as SQL's SUM does."""
+    return value if total is None else total if value is None else total + value
+
+
+def _fold_figures(into, part):
+    """Add one group of _figure_parts to a row of figures: for firm or conditional pledges, each stage it reaches
+    (in_stage) counts its pledges, sums their values and counts those valued; pass-through bodies count in none
+    (COUNTED)."""
+    count = part["part_pledges"]
+    into["pledges"] += count
+    if part["is_example"]:
+        into["example_pledges"] += count
+    if part[PASSES_THROUGH]:
+        into["pass_through"] += count
+        return into
+    commitment = "conditional" if part["state_is_conditional"] else "firm"
+    for stage in STAGES:
+        if in_stage(stage, part["state_status"], part["deliveries_reported"]):
+            value = f"part_{STAGE_SUMS[stage]}"
+            into[f"{commitment}_{stage}_pledges"] += count
+            into[f"{commitment}_{stage}_eur"] = _plus(into[f"{commitment}_{stage}_eur"], part[value])
+            into[f"{commitment}_{stage}_valued"] += part[f"{value}_valued"]
+    if "part_quantity" in part and in_stage("announced", part["state_status"], part["deliveries_reported"]):
+        into[f"{commitment}_quantity"] = _plus(into[f"{commitment}_quantity"], part["part_quantity"])
+        into[f"{commitment}_quantified"] += part["part_quantified"]
+        into[f"{commitment}_undisclosed"] += part["part_undisclosed"]
+    return into
+
+
+# Objective coverage in units: what announced pledges in the target's unit add up to, known and undisclosed.
+IN_TARGET_UNIT = Q(state_unit=F("objectives__target_unit"))
+QUANTITY_PARTS = {"part_quantity": Sum("state_quantity", filter=IN_TARGET_UNIT),
+                  "part_quantified": Count("state_quantity", filter=IN_TARGET_UNIT),
+                  "part_undisclosed": Count("pk", filter=IN_TARGET_UNIT & Q(state_quantity_undisclosed=True))}
 
 
 # The columns each grouping of summarize() groups by (the groupings themselves: summaries.GROUPINGS).
@@ -240,16 +309,19 @@ def summarize(pledges, by="totals", valuation="ecb"):
     Each row holds, for firm and for conditional pledges and for each stage, how many pledges it counts, the
     sum of their known values and how many of them have one; plus `pledges` (every pledge in the row) and
     `pass_through` (listed, never counted). A pledge towards several objectives counts in full towards each."""
-    aggregates = {"pledges": Count("id"), "pass_through": Count("id", filter=~COUNTED),
-                  "example_pledges": Count("id", filter=Q(is_example=True)), **_figure_aggregates(valuation)}
+    keys = [*GROUPED_BY[by], "nation"] if by == "totals" else GROUPED_BY[by]
+    rows, nations = {}, set()
+    for part in _figure_parts(pledges, keys, valuation, extra=QUANTITY_PARTS if by == "objective" else None):
+        if by == "objective" and part["objectives__slug"] is None:
+            continue  # pledges towards no objective form a group of their own, with no objective: not a row
+        nations.add(part.get("nation"))
+        key = tuple(part[name] for name in GROUPED_BY[by])
+        if key not in rows:
+            rows[key] = {**{name: part[name] for name in GROUPED_BY[by]}, **_no_figures(by == "objective")}
+        _fold_figures(rows[key], part)
     if by == "totals":
-        return [pledges.aggregate(**aggregates, nations=Count("nation", distinct=True))]
-    if by == "objective":
-        aggregates.update(_quantity_aggregates())
-    rows = pledges.values(*GROUPED_BY[by]).annotate(**aggregates).order_by()
-    if by == "objective":  # pledges towards no objective form a group of their own, with no objective: not a row
-        return [row for row in rows if row["objectives__slug"] is not None]
-    return list(rows)
+        return [{**rows.get((), _no_figures()), "nations": len(nations)}]
+    return list(rows.values())
 
 
 def timeline_rows(pledges, state_q=None, valuation="ecb", end=None):
@@ -264,6 +336,8 @@ def timeline_rows(pledges, state_q=None, valuation="ecb", end=None):
     counted = Q(pledge__nation__is_pass_through=False)
     aggregates = {"pledges": Count("id"), "example_pledges": Count("id", filter=Q(pledge__is_example=True)),
                   **_figure_aggregates(valuation, prefix="", counted=counted)}
+    # Grouped by month alone, as filtered aggregates: grouped also by what decides each figure (as summarize()
+    # is), PostgreSQL sorts the million periods on disk and takes longer (docs/benchmarks.md).
     starts = (periods.filter(valid_from__lte=end).annotate(month=TruncMonth("valid_from")).values("month")
               .annotate(**aggregates).order_by())
     ends = (periods.filter(valid_to__lte=end).annotate(month=TruncMonth("valid_to")).values("month")
