@@ -291,15 +291,14 @@ QUANTITY_PARTS = {"part_quantity": Sum("state_quantity", filter=IN_TARGET_UNIT),
                   "part_undisclosed": Count("pk", filter=IN_TARGET_UNIT & Q(state_quantity_undisclosed=True))}
 
 
-# The columns each grouping of summarize() groups by (the groupings themselves: summaries.GROUPINGS).
-GROUPED_BY = {
-    "totals": [],
-    "nation": ["nation__slug", "nation__name", "nation__country", "nation__kind", "nation__is_example",
-               "nation__is_pass_through"],
-    "objective": ["objectives__slug", "objectives__title", "objectives__is_example", "objectives__target_eur",
-                  "objectives__target_quantity", "objectives__target_unit", "objectives__position"],
-    "kind": ["kind"],
-    "status": ["state_status"],
+# What each grouping of summarize() groups by (the groupings themselves: summaries.GROUPINGS): nations and
+# objectives by id, their descriptions read afterwards (grouping a million rows by text columns costs more).
+GROUPED_BY = {"totals": [], "nation": ["nation"], "objective": ["objectives"], "kind": ["kind"],
+              "status": ["state_status"]}
+DESCRIBED_BY = {
+    "nation": (Nation, ["slug", "name", "country", "kind", "is_example", "is_pass_through"]),
+    "objective": (Objective, ["slug", "title", "is_example", "target_eur", "target_quantity", "target_unit",
+                              "position"]),
 }
 
 
@@ -312,7 +311,7 @@ def summarize(pledges, by="totals", valuation="ecb"):
     keys = [*GROUPED_BY[by], "nation"] if by == "totals" else GROUPED_BY[by]
     rows, nations = {}, set()
     for part in _figure_parts(pledges, keys, valuation, extra=QUANTITY_PARTS if by == "objective" else None):
-        if by == "objective" and part["objectives__slug"] is None:
+        if by == "objective" and part["objectives"] is None:
             continue  # pledges towards no objective form a group of their own, with no objective: not a row
         nations.add(part.get("nation"))
         key = tuple(part[name] for name in GROUPED_BY[by])
@@ -321,6 +320,12 @@ def summarize(pledges, by="totals", valuation="ecb"):
         _fold_figures(rows[key], part)
     if by == "totals":
         return [{**rows.get((), _no_figures()), "nations": len(nations)}]
+    if by in DESCRIBED_BY:
+        model, fields = DESCRIBED_BY[by]
+        [key] = GROUPED_BY[by]
+        described = model.objects.in_bulk([row[key] for row in rows.values()])
+        for row in rows.values():
+            row.update({f"{key}__{name}": getattr(described[row[key]], name) for name in fields})
     return list(rows.values())
 
 
