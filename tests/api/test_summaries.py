@@ -265,3 +265,40 @@ def test_every_figure_of_a_generated_data_set_links_to_exactly_the_pledges_it_su
     for name in ("totals", "by-nation", "by-kind", "by-status", "by-month"):
         for params in ({}, {"as_of": "2024-09-30"}, {"valuation": "source"}):
             assert assert_every_figure_sums_its_list(api, summary(api, name, coalition="generated", **params))
+
+
+def test_concentration_shows_how_much_of_each_firm_figure_rests_on_the_largest_contributors(api, alice, rita):
+    """Shares of the firm value known: conditional pledges, pass-through funds and unvalued pledges are in none,
+    and the figure says how many pledges it could not value."""
+    from tests.factories import CoalitionFactory, NationFactory
+    from tracker.commitments.models import Nation
+
+    coalition = CoalitionFactory(slug="concentrated")
+    a, b, c = NationFactory(), NationFactory(), NationFactory()
+    fund = services.save_record(Nation(name="A fund", slug="a-fund", kind="fund", is_pass_through=True), user=alice)
+    source = SourceFactory()
+
+    def pledge(nation, amount, conditional=False, day=datetime.date(2025, 1, 10)):
+        made = services.save_record(Pledge(
+            coalition=coalition, nation=nation, kind="military", description="Concentration", amount=amount,
+            currency="EUR" if amount else "", announced_on=day, is_conditional=conditional,
+            condition="if" if conditional else ""), user=alice)
+        services.record_status_event(made, user=alice, status="announced", occurred_on=day, source=source)
+        made.sources.add(source)
+        services.publish_pledge(made, user=rita)
+
+    pledge(a, Decimal(600))
+    pledge(b, Decimal(300))
+    pledge(c, Decimal(100), day=datetime.date(2025, 6, 1))
+    pledge(c, Decimal(5000), conditional=True)
+    pledge(fund, Decimal(9000))
+    pledge(b, None)
+    document = summary(api, "by-nation", coalition="concentrated")
+    assert document["concentration"]["announced"] == {
+        "contributors": 3, "eur": "1000.00", "top_1_percent": "60.0000", "top_3_percent": "100.0000",
+        "top_5_percent": "100.0000", "hhi": "4600", "not_valued": 1, "complete": False}  # 60² + 30² + 10²
+    assert document["concentration"]["delivered"] == {
+        "contributors": 0, "eur": None, "top_1_percent": None, "top_3_percent": None, "top_5_percent": None,
+        "hhi": None, "not_valued": 0, "complete": True}  # nothing delivered: no share, never 0 %
+    before_c = summary(api, "by-nation", coalition="concentrated", as_of="2025-03-01")["concentration"]["announced"]
+    assert (before_c["contributors"], before_c["top_1_percent"], before_c["hhi"]) == (2, "66.6667", "5556")

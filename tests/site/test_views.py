@@ -33,6 +33,19 @@ def test_dashboard_totals_are_the_apis_totals(client, demo):
     assert "Conditional, pledged" in page and "€450.00 million" in page  # kept apart, in a card of its own
 
 
+def test_dashboard_shows_how_much_rests_on_the_largest_contributors_as_the_api_does(client, demo):
+    api = client.get("/api/v1/summaries/by-nation/?coalition=coalition-of-the-willing").json()["concentration"]
+    page = text(client.get(DASHBOARD))
+    table = page[page.index('id="concentration"'):page.index("</table>", page.index('id="concentration"'))]
+    for stage, label in (("announced", "Pledged (firm)"), ("committed", "Committed (firm)"),
+                         ("delivered", "Delivered (firm)")):
+        row = table[table.index(label):].split("</tr>")[0]
+        shown = [f"{Decimal(api[stage][name]):,.2f}%" for name in ("top_1_percent", "top_3_percent", "top_5_percent")]
+        assert all(figure in row for figure in shown), (stage, row)
+        assert f"{Decimal(api[stage]['hhi']):,.0f}" in row
+    assert "1 pledge not valued: in no share" in table  # the demo's delivery of unknown value
+
+
 def test_each_nation_figure_links_to_the_pledges_it_sums(client, demo):
     api = client.get("/api/v1/summaries/by-nation/?coalition=coalition-of-the-willing").json()["results"]
     uk = next(row for row in api if row["key"] == "united-kingdom")

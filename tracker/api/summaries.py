@@ -79,6 +79,26 @@ class ItemRowSerializer(drf.Serializer):
     pledges_url = drf.CharField()
 
 
+class ConcentrationSerializer(drf.Serializer):
+    contributors = drf.IntegerField(help_text="contributors with a known firm value at this stage")
+    eur = drf.DecimalField(max_digits=20, decimal_places=2, allow_null=True, help_text="their firm value known")
+    top_1_percent = drf.DecimalField(max_digits=9, decimal_places=4, allow_null=True,
+                                     help_text="share of the largest contributor, in percent")
+    top_3_percent = drf.DecimalField(max_digits=9, decimal_places=4, allow_null=True)
+    top_5_percent = drf.DecimalField(max_digits=9, decimal_places=4, allow_null=True)
+    hhi = drf.DecimalField(max_digits=9, decimal_places=0, allow_null=True,
+                           help_text="Herfindahl-Hirschman index: the sum of the squared percentage shares, from "
+                                     "near 0 (spread over many) to 10,000 (one contributor)")
+    not_valued = drf.IntegerField(help_text="firm pledges at this stage with no value: in no share")
+    complete = drf.BooleanField(help_text="false when any firm pledge at this stage has no value")
+
+
+class ConcentrationStagesSerializer(drf.Serializer):
+    announced = ConcentrationSerializer()
+    committed = ConcentrationSerializer()
+    delivered = ConcentrationSerializer()
+
+
 class SummarySerializer(drf.Serializer):
     grouping = drf.CharField()
     as_of = drf.DateField(allow_null=True, help_text="null: as of today")
@@ -88,6 +108,8 @@ class SummarySerializer(drf.Serializer):
     stages = drf.DictField(child=drf.CharField())
     filters = drf.DictField(child=drf.CharField())
     results = SummaryRowSerializer(many=True)
+    concentration = ConcentrationStagesSerializer(
+        required=False, help_text="by-nation only: how much of each firm figure rests on the largest contributors")
 
 
 def api_link(query):

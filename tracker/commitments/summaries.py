@@ -117,7 +117,37 @@ def build_summary(selection, grouping, link, year=None):
     }
     if grouping == "totals":
         document["undated_pledges"] = selectors.undated_count(selection.pledges) if selection.as_of is None else 0
+    if grouping == "nation":
+        document["concentration"] = concentration(rows)
     return document
+
+
+TOP = (1, 3, 5)
+
+
+def concentration(nation_rows):
+    """How much of each firm figure rests on the largest contributors: for each stage, the share of the top 1, 3
+    and 5 contributors and the Herfindahl-Hirschman index (the sum of squared percentage shares: 10,000 when one
+    contributor gives everything), over the EUR values known. `not_valued` counts the firm pledges at that stage
+    with no value, which no share includes; with any, the figures are `complete: False`."""
+    found = {}
+    for stage in STAGES:
+        values = sorted((Decimal(row["firm"][stage]["eur"]) for row in nation_rows
+                         if row["firm"][stage]["eur"] is not None and Decimal(row["firm"][stage]["eur"]) > 0),
+                        reverse=True)
+        total = sum(values)
+        not_valued = sum(row["firm"][stage]["not_valued"] for row in nation_rows)
+        shares = [value * 100 / total for value in values] if total else []
+        found[stage] = {
+            "contributors": len(values),
+            "eur": money(total) if values else None,
+            **{f"top_{n}_percent": ratio(sum(values[:n]), total, 100) if values else None for n in TOP},
+            "hhi": sum(share * share for share in shares).quantize(Decimal("1"), rounding=ROUND_HALF_UP)
+            if shares else None,
+            "not_valued": not_valued,
+            "complete": not_valued == 0,
+        }
+    return found
 
 
 def _grouped(raw_rows, grouping, base, link, year):
