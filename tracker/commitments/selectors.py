@@ -53,8 +53,8 @@ VALUATIONS = {"ecb": "eur_value", "source": "source_eur_value"}
 
 # Pledges by pass-through bodies (e.g. the European Peace Facility) are funded by other contributors: counting
 # them too would count the same money twice. They are listed, but no stage total counts them.
-COUNTED = Q(nation__is_pass_through=False)
-PASSES_THROUGH = "nation__is_pass_through"  # the same, for the totals' fold
+PASSES_THROUGH = "nation__is_pass_through"
+COUNTED = Q(**{PASSES_THROUGH: False})
 
 STATE_FIELDS = ["status", "is_conditional", "eur_value", "source_eur_value", "delivered_eur", "quantity", "unit",
                 "quantity_undisclosed", "delivered_quantity"]
@@ -228,10 +228,10 @@ def undated_count(pledges):
 
 
 def _figure_parts(pledges, keys, valuation, extra=None):
-    """`pledges` (read with_state) grouped by `keys` and by what decides which figures each
-    pledge counts in (its status, deliveries, conditionality, nation and example flag), with the count and sums of
-    each group: a few thousand groups, where the figures themselves as filtered aggregates would cost PostgreSQL
-    several times as long over a million pledges (docs/benchmarks.md). _fold_figures adds them up."""
+    """`pledges` (read with_state) grouped by `keys` and by what decides which figures each pledge counts in (its
+    status, deliveries, conditionality, nation and example flag), with each group's count and sums: a few thousand
+    groups, where every figure as a filtered aggregate costs PostgreSQL about three times as long over a million
+    pledges (docs/benchmarks.md). _fold_figures adds them up."""
     decided_by = ["state_status", "state_is_conditional", PASSES_THROUGH, "is_example", "deliveries_reported"]
     value, delivered = "state_" + VALUATIONS[valuation], "state_delivered_eur"
     return (pledges.annotate(deliveries_reported=ExpressionWrapper(deliveries_reported_q(),
@@ -313,7 +313,8 @@ def summarize(pledges, by="totals", valuation="ecb"):
     for part in _figure_parts(pledges, keys, valuation, extra=QUANTITY_PARTS if by == "objective" else None):
         if by == "objective" and part["objectives"] is None:
             continue  # pledges towards no objective form a group of their own, with no objective: not a row
-        nations.add(part.get("nation"))
+        if by == "totals":
+            nations.add(part["nation"])
         key = tuple(part[name] for name in GROUPED_BY[by])
         if key not in rows:
             rows[key] = {**{name: part[name] for name in GROUPED_BY[by]}, **_no_figures(by == "objective")}
@@ -338,7 +339,7 @@ def timeline_rows(pledges, state_q=None, valuation="ecb", end=None):
     Returns [(month's first day, the day its figures stand on, {aggregate: value})]."""
     end = end or today()
     periods = PledgePeriod.objects.filter(pledge__in=pledges.values("pk")).filter(state_q or Q())
-    counted = Q(pledge__nation__is_pass_through=False)
+    counted = Q(**{f"pledge__{PASSES_THROUGH}": False})
     aggregates = {"pledges": Count("id"), "example_pledges": Count("id", filter=Q(pledge__is_example=True)),
                   **_figure_aggregates(valuation, prefix="", counted=counted)}
     # Grouped by month alone, as filtered aggregates: grouped also by what decides each figure (as summarize()
