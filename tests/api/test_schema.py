@@ -1,5 +1,6 @@
 """The OpenAPI document matches what the server does: schemathesis runs every check it has over every operation,
 as an anonymous reader, an editor and a reviewer, with data the document allows and data it forbids."""
+import os
 import re
 
 import pytest
@@ -170,7 +171,10 @@ def test_real_responses_match_the_schema(demo, path):
     case.validate_response(response, checks=CHECKS)
 
 
-ROLES = ["anonymous", "editor", "reviewer"]
+# Every role, unless SCHEMA_FUZZ_ROLES names fewer: .ci/run fuzzes every role on PostgreSQL and the editor (reads
+# and writes) on SQLite, as what differs between roles is permissions, the same on either database.
+ROLES = os.environ.get("SCHEMA_FUZZ_ROLES", "anonymous,editor,reviewer").split(",")
+assert set(ROLES) <= {"anonymous", "editor", "reviewer"}, f"SCHEMA_FUZZ_ROLES: unknown role in {ROLES}"
 CASES = {role: 0 for role in ROLES}
 
 
