@@ -171,8 +171,8 @@ def test_real_responses_match_the_schema(demo, path):
     case.validate_response(response, checks=CHECKS)
 
 
-# Every role, unless SCHEMA_FUZZ_ROLES names fewer: .ci/run fuzzes every role on PostgreSQL and the editor (reads
-# and writes) on SQLite, as what differs between roles is permissions, the same on either database.
+# Every role, unless SCHEMA_FUZZ_ROLES names fewer: .ci/run fuzzes each role on one database (the editor on
+# PostgreSQL, the others on SQLite), as what differs between roles is permissions, the same on either database.
 ROLES = os.environ.get("SCHEMA_FUZZ_ROLES", "anonymous,editor,reviewer").split(",")
 assert set(ROLES) <= {"anonymous", "editor", "reviewer"}, f"SCHEMA_FUZZ_ROLES: unknown role in {ROLES}"
 CASES = {role: 0 for role in ROLES}
