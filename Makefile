@@ -62,8 +62,8 @@ bench-import: install
 # Several servers on this one machine: a PostgreSQL primary and a streaming replica (pg_basebackup), Redis, two
 # gunicorn app servers and haproxy in front, driven by wrk while an editor writes; prints its figures, stops it all.
 scale-check: install
-	@command -v wrk >/dev/null && command -v haproxy >/dev/null \
-		|| (apt-get update -qq && apt-get install -y -qq wrk haproxy)
+	@command -v wrk >/dev/null && command -v haproxy >/dev/null && command -v redis-server >/dev/null \
+		|| (apt-get update -qq && apt-get install -y -qq wrk haproxy redis-server)
 	$(BIN)/python bench/scale_check.py
 
 # What production settings look like to `check --deploy`; fails on any warning.

@@ -381,7 +381,7 @@ def main():
     global workdir
     for tool in ("wrk", "haproxy", "redis-server"):
         if not shutil.which(tool):
-            raise SystemExit(f"{tool} is needed (make scale-check installs wrk and haproxy from Debian).")
+            raise SystemExit(f"{tool} is needed (make scale-check installs wrk, haproxy and Redis from Debian).")
     workdir = Path(tempfile.mkdtemp(prefix="tracker-scale-"))
     workdir.chmod(0o755)
     atexit.register(cleanup)
