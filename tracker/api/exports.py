@@ -35,7 +35,9 @@ def context(data):
     if not (isinstance(data, dict) and "grouping" in data and "results" in data):
         return {}
     as_of = data.get("as_of") or "today"
-    return {"as_of": as_of if as_of != "today" else f"today ({datetime.date.today().isoformat()})",
+    release = data.get("release")
+    return {**({"release": release["number"]} if release else {}),
+            "as_of": as_of if as_of != "today" else f"today ({datetime.date.today().isoformat()})",
             "valuation": data.get("valuation", "ecb"),
             "filters": "; ".join(f"{k}={v}" for k, v in (data.get("filters") or {}).items()),
             "generated_at": data.get("generated_at")}

@@ -99,6 +99,13 @@ class ConcentrationStagesSerializer(drf.Serializer):
     delivered = ConcentrationSerializer()
 
 
+class ReleaseStampSerializer(drf.Serializer):
+    number = drf.IntegerField()
+    title = drf.CharField()
+    cut_at = drf.DateTimeField()
+    url = drf.CharField()
+
+
 class SummarySerializer(drf.Serializer):
     grouping = drf.CharField()
     as_of = drf.DateField(allow_null=True, help_text="null: as of today")
@@ -108,6 +115,8 @@ class SummarySerializer(drf.Serializer):
     stages = drf.DictField(child=drf.CharField())
     filters = drf.DictField(child=drf.CharField())
     results = SummaryRowSerializer(many=True)
+    release = ReleaseStampSerializer(allow_null=True, help_text="the release this document is; null: today's data")
+    extends_release = ReleaseStampSerializer(allow_null=True, help_text="today's data: the latest release it follows")
     concentration = ConcentrationStagesSerializer(
         required=False, help_text="by-nation only: how much of each firm figure rests on the largest contributors")
 
@@ -119,10 +128,23 @@ def api_link(query):
 
 SUMMARY_PARAMS = [
     OpenApiParameter("format", OpenApiTypes.STR, enum=["json", "csv", "xlsx"]),
+    OpenApiParameter("release", {"type": "integer", "minimum": 1},
+                     description="answer exactly as numbered release n did (the whole tracker, a coalition, a nation "
+                                 "or an objective, either valuation; no other filter or date)"),
     OpenApiParameter("year", {"type": "integer", "minimum": 1900, "maximum": 2100},
                      description="by-nation: GDP and population of this year, 1900 to 2100 (default: each nation's "
                                  "latest on record)"),
 ]
+
+
+def absolute_links(value, request):
+    """A release's document with its links (to the release's dataset) made absolute, like every API link."""
+    if isinstance(value, dict):
+        return {key: request.build_absolute_uri(item) if key == "pledges_url" and item
+                else absolute_links(item, request) for key, item in value.items()}
+    if isinstance(value, list):
+        return [absolute_links(item, request) for item in value]
+    return value
 
 
 class SummaryView(ConditionalGetMixin, APIView):
@@ -144,9 +166,18 @@ class SummaryView(ConditionalGetMixin, APIView):
         if year is not None and not (year.isascii() and year.isdigit() and 1900 <= int(year) <= 2100):
             raise ValidationError({"year": "A year from 1900 to 2100."})
         try:
-            selection = select(params, selectors.visible_pledges(request.user))
+            selection = select(params, selectors.visible_pledges(request.user), releases=True)
+            if selection.release is not None:
+                if year is not None:
+                    raise InvalidQuery({"year": ["A release answers with the GDP figures it was cut with."]})
+                document = summaries.released(selection, self.grouping)
         except InvalidQuery as error:
             raise ValidationError(error.errors) from None
+        if selection.release is not None:
+            document["release"]["url"] = request.build_absolute_uri(document["release"]["url"])
+            return attach_filename(Response(absolute_links(document, request)),
+                                   f"summary-{self.grouping}-release-{selection.release.number}",
+                                   request.query_params.get("format"))
         audience = "staff" if is_staff_reader(request.user) else "public"
         # Links are absolute, so a downloaded table still leads to its pledges: the host is part of the key.
         key = summaries.cache_key(self.data_version, f"api|{request.build_absolute_uri('/')}", self.grouping,
@@ -154,6 +185,9 @@ class SummaryView(ConditionalGetMixin, APIView):
         document = summaries.cached(key, lambda: summaries.build_summary(
             selection, self.grouping, lambda query: request.build_absolute_uri(api_link(query)),
             int(year) if year else None))
+        if document.get("extends_release"):
+            document = {**document, "extends_release": {
+                **document["extends_release"], "url": request.build_absolute_uri(document["extends_release"]["url"])}}
         response = Response(document)
         return attach_filename(response, f"summary-{self.grouping}", request.query_params.get("format"))
 

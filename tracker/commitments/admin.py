@@ -23,6 +23,7 @@ from .models import (
     Objective,
     Pledge,
     PledgeItem,
+    Release,
     Source,
     Status,
     StatusEvent,
@@ -550,3 +551,41 @@ class StatusEventAdmin(AuditedAdmin):
     def delete_queryset(self, request, queryset):
         for event in queryset.select_related("pledge"):
             services.delete_status_event(event, user=request.user)
+
+
+@admin.register(Release)
+class ReleaseAdmin(admin.ModelAdmin):
+    """Reviewers cut releases here ("Add release" freezes what readers see now); nobody deletes one, and only its
+    title and notes can change afterwards."""
+
+    list_display = ["number", "title", "cut_at", "cut_by", "pledges", "includes_example"]
+    fields = ["title", "notes"]
+    readonly_fields = ["number", "cut_at", "cut_by", "pledges", "includes_example"]
+
+    def get_fields(self, request, obj=None):
+        return self.fields if obj is None else [*self.readonly_fields, *self.fields]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.readonly_fields
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_staff
+
+    def has_module_permission(self, request):
+        return self.has_view_permission(request)
+
+    def has_add_permission(self, request):
+        return services.can_publish(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return services.can_publish(request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a release is cited: it stays
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            services.save_record(obj, user=request.user, reason="Title or notes changed")
+            return
+        release = services.cut_release(user=request.user, title=obj.title, notes=obj.notes)
+        obj.pk, obj.number = release.pk, release.number

@@ -26,6 +26,7 @@ from .models import (
     Objective,
     Pledge,
     PledgeKind,
+    Release,
     Status,
 )
 from .search import HELP as SEARCH_HELP
@@ -290,6 +291,7 @@ class Selection:
     filters: dict = field(default_factory=dict)  # name -> value as given, as_of and valuation aside
     valuation: str = "ecb"
     filterset: "PledgeFilter | None" = None  # None: nothing to filter on
+    release: "Release | None" = None  # a numbered release to answer from (summaries only), instead of today's data
 
     @cached_property
     def pledges(self):
@@ -316,17 +318,39 @@ class Selection:
     def query(self):
         """The filters, valuation and date, as a query-string dict: what every link carries."""
         return {**self.filters, **({"valuation": self.valuation} if self.valuation != "ecb" else {}),
-                **({"as_of": self.as_of.isoformat()} if self.as_of else {})}
+                **({"as_of": self.as_of.isoformat()} if self.as_of else {}),
+                **({"release": str(self.release.number)} if self.release else {})}
 
     def querystring(self, **changes):
         query = {**self.query, **changes}
         return urlencode({k: v for k, v in query.items() if v not in (None, "")})
 
 
-def select(params, queryset):
-    """Validate a query string over `queryset` (the pledges the caller may see). Raises InvalidQuery."""
+def pop_release(params):
+    """The Release that `release=<n>` names, taken out of `params` (None without one); InvalidQuery otherwise."""
+    number = params.get("release")
+    params.pop("release", None)
+    if number in (None, ""):
+        return None
+    release = Release.objects.filter(number=number).first() if number.isascii() and number.isdigit() else None
+    if release is None:
+        latest = selectors.latest_release()
+        raise InvalidQuery({"release": [f"No release {number}: "
+                                        + (f"releases are numbered 1 to {latest.number}." if latest
+                                           else "none has been cut yet.")]})
+    return release
+
+
+def select(params, queryset, releases=False):
+    """Validate a query string over `queryset` (the pledges the caller may see). Raises InvalidQuery.
+
+    With `releases` (summaries), `release=<n>` may name a release to answer from instead of today's data."""
+    release = None
+    if releases and "release" in params:
+        params = params.copy()
+        release = pop_release(params)
     if not params:  # most reads ask for everything: no filterset to build
-        return Selection(queryset)
+        return Selection(queryset, release=release)
     as_of = parse_as_of(params)
     filterset = PledgeFilter(params, queryset=selectors.with_state(queryset, as_of))
     if not filterset.is_valid():
@@ -334,4 +358,4 @@ def select(params, queryset):
     applied = applied_filters(filterset)
     valuation = applied.pop("valuation", "ecb")
     applied.pop("as_of", None)
-    return Selection(queryset, as_of, applied, valuation, filterset)
+    return Selection(queryset, as_of, applied, valuation, filterset, release)

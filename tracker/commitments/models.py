@@ -859,3 +859,87 @@ class ImportUpload(models.Model):
 
     def __str__(self):
         return self.digest
+
+
+class Release(models.Model):
+    """A numbered, citable release: what readers saw when a reviewer cut it, frozen.
+
+    It keeps every published pledge's figures (ReleasedPledge), the summary documents readers could ask for
+    (ReleaseDocument) and the published dataset as the files readers downloaded, so `release=<n>` answers exactly
+    as it did, whatever is corrected later."""
+
+    number = models.PositiveIntegerField(unique=True, validators=[MinValueValidator(1)])
+    title = models.CharField(max_length=200)
+    notes = models.TextField(blank=True, help_text="What this release brings, for readers.")
+    cut_at = models.DateTimeField(editable=False, help_text="The moment its data was read.")
+    cut_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, editable=False,
+                               on_delete=models.SET_NULL, related_name="+")
+    pledges = models.PositiveIntegerField(default=0, editable=False, help_text="Published pledges it holds.")
+    includes_example = models.BooleanField(default=False, editable=False)
+    dataset_csv = models.BinaryField(editable=False)
+    dataset_xlsx = models.BinaryField(editable=False)
+
+    history = history(excluded_fields=["dataset_csv", "dataset_xlsx"])
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [models.CheckConstraint(condition=Q(number__gte=1), name="release_number_positive")]
+
+    def __str__(self):
+        return f"Release {self.number}: {self.title}"
+
+    def get_absolute_url(self):
+        return reverse("site:release", args=[self.number])
+
+
+class ReleasedPledge(models.Model):
+    """A published pledge's figures as they stood in a release (the corrections log compares these)."""
+
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="released_pledges")
+    pledge_id = models.PositiveIntegerField(help_text="The pledge's id; it may since have been withdrawn.")
+    coalition = models.ForeignKey(Coalition, on_delete=models.PROTECT, related_name="+")
+    nation = models.ForeignKey(Nation, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=20, choices=PledgeKind.choices)
+    description = models.TextField()
+    quantity = models.DecimalField(**QUANTITY, null=True, blank=True)
+    unit = models.CharField(max_length=50, blank=True)
+    quantity_undisclosed = models.BooleanField(default=False)
+    amount = models.DecimalField(**MONEY, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    eur_value = models.DecimalField(**MONEY, null=True, blank=True, verbose_name="value (EUR)")
+    source_eur_value = models.DecimalField(**MONEY, null=True, blank=True, verbose_name="dataset's EUR value")
+    is_conditional = models.BooleanField(default=False)
+    condition = models.TextField(blank=True)
+    announced_on = models.DateField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices)
+    delivered_quantity = models.DecimalField(**QUANTITY, null=True, blank=True)
+    delivered_eur = models.DecimalField(**MONEY, null=True, blank=True, verbose_name="delivered (EUR)")
+    is_example = models.BooleanField(default=False)
+
+    # What readers can compare between releases, in the order the corrections log lists them.
+    COMPARED = ["description", "kind", "quantity", "unit", "quantity_undisclosed", "amount", "currency", "eur_value",
+                "source_eur_value", "is_conditional", "condition", "announced_on", "status", "delivered_quantity",
+                "delivered_eur"]
+    # Changes to these alone record progress (a delivery, a new stage); to any other, a correction.
+    PROGRESS = {"status", "delivered_quantity", "delivered_eur"}
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["release", "pledge_id"], name="released_pledge_once")]
+
+    def __str__(self):
+        return f"{self.release.number}: pledge {self.pledge_id}"
+
+
+class ReleaseDocument(models.Model):
+    """A summary document as a release answered it: for one grouping and one query (filters and valuation)."""
+
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="documents")
+    query = models.CharField(max_length=500, help_text="The selection's query string, sorted.")
+    grouping = models.CharField(max_length=20)
+    document = models.JSONField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["release", "query", "grouping"], name="release_document_once")]
+
+    def __str__(self):
+        return f"{self.release.number}: {self.grouping}?{self.query}"

@@ -29,6 +29,9 @@ from .models import (
     Pledge,
     PledgeItem,
     PledgePeriod,
+    Release,
+    ReleaseDocument,
+    ReleasedPledge,
     Source,
     Status,
     StatusEvent,
@@ -626,3 +629,89 @@ def kept_upload(digest):
     data = ImportUpload.objects.filter(digest=digest, uploaded_at__gte=timezone.now() - ImportUpload.KEPT).values_list(
         "data", flat=True).first()
     return None if data is None else bytes(data)
+
+
+# Releases
+
+
+def release_scopes():
+    """The queries a release freezes every summary for: the whole tracker, each coalition, each nation and each
+    objective with a published pledge, each in both valuations."""
+    published = published_pledges()
+    scopes = [{}]
+    scopes += [{"coalition": slug} for slug in Coalition.objects.filter(
+        pk__in=published.values("coalition")).order_by("slug").values_list("slug", flat=True)]
+    scopes += [{"nation": slug} for slug in Nation.objects.filter(
+        pk__in=published.values("nation")).order_by("slug").values_list("slug", flat=True)]
+    scopes += [{"coalition": coalition, "objective": slug} for coalition, slug in Objective.objects.filter(
+        pk__in=published.values("objectives")).order_by("coalition__slug", "slug").values_list("coalition__slug",
+                                                                                               "slug")]
+    return [{**scope, **valuation} for scope in scopes for valuation in ({}, {"valuation": "source"})]
+
+
+def latest_release():
+    return Release.objects.order_by("-number").first()
+
+
+def release_document(release, query_key, grouping):
+    """The summary document `release` answered for this query and grouping, or None when it froze none."""
+    return ReleaseDocument.objects.filter(release=release, query=query_key, grouping=grouping).values_list(
+        "document", flat=True).first()
+
+
+RELEASED_SHOWN = ["pledge_id", "nation__name", "nation__slug", "coalition__name", *ReleasedPledge.COMPARED]
+
+
+def release_changes(newer, older):
+    """What changed in published figures from release `older` to release `newer` (any two, in either order of
+    cutting): a list of {"pledge_id", "change" (added, revised, withdrawn), "correction", "nation", "coalition",
+    "description", "fields": [(label, old, new)], "reasons": [(when, reason, source)]}, by nation then pledge.
+
+    A revision is a correction when it changed more than progress (status and deliveries): it corrects a figure
+    that appeared in `older`. Reasons and sources come from the pledge's history between the two cuts: the
+    published saves for an added or revised pledge, the save that withdrew it for a withdrawn one."""
+    before = {row["pledge_id"]: row for row in older.released_pledges.values(*RELEASED_SHOWN)}
+    after = {row["pledge_id"]: row for row in newer.released_pledges.values(*RELEASED_SHOWN)}
+    labels = {name: ReleasedPledge._meta.get_field(name).verbose_name for name in ReleasedPledge.COMPARED}
+    changes = []
+    for pledge_id in sorted(before.keys() | after.keys()):
+        old, new = before.get(pledge_id), after.get(pledge_id)
+        if old is None:
+            change, fields = "added", []
+        elif new is None:
+            change, fields = "withdrawn", []
+        else:
+            fields = [name for name in ReleasedPledge.COMPARED if old[name] != new[name]]
+            if not fields:
+                continue
+            change = "revised"
+        row = new or old
+        changes.append({
+            "pledge_id": pledge_id, "change": change,
+            "correction": change == "revised" and bool(set(fields) - ReleasedPledge.PROGRESS),
+            "nation": row["nation__name"], "nation_slug": row["nation__slug"], "coalition": row["coalition__name"],
+            "description": row["description"],
+            "fields": [(labels[name], old[name], new[name]) for name in fields],
+            "reasons": [],
+        })
+    _attach_reasons(changes, *sorted([older.cut_at, newer.cut_at]))
+    return sorted(changes, key=lambda c: (c["nation"], c["pledge_id"]))
+
+
+def _attach_reasons(changes, since, until):
+    by_id = {change["pledge_id"]: change for change in changes}
+    history = Pledge.history.model.objects.filter(history_date__gt=since, history_date__lte=until)
+    records = []
+    ids = list(by_id)
+    for start in range(0, len(ids), 500):  # SQLite limits the values one statement may carry
+        records += history.filter(id__in=ids[start:start + 500]).values(
+            "id", "history_date", "history_type", "history_change_reason", "history_source_id", "publication")
+    sources = {source.pk: source for source in Source.objects.filter(
+        pk__in={r["history_source_id"] for r in records if r["history_source_id"]})}
+    for record in sorted(records, key=lambda r: r["history_date"]):
+        change = by_id[record["id"]]
+        withdrawing = record["history_type"] == "-" or record["publication"] != Pledge.Publication.PUBLISHED
+        if withdrawing != (change["change"] == "withdrawn") or (withdrawing and change["reasons"]):
+            continue  # a draft's own edits are not readers' business; a withdrawal shows only its own reason
+        change["reasons"].append((record["history_date"], record["history_change_reason"] or "",
+                                  sources.get(record["history_source_id"])))

@@ -12,19 +12,22 @@ statements and simple_history's bulk API, and bump the data version once.
 import contextvars
 import datetime
 import hashlib
+import itertools
 from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
-from django.db.models import F, Min
+from django.db import connection, transaction
+from django.db.models import F, Max, Min
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
+from django.urls import reverse
 from django.utils import timezone
 from simple_history.signals import pre_create_historical_record
 
-from . import selectors, timeline
+from . import filters, selectors, summaries, timeline
+from .imports import template
 from .models import (
     Coalition,
     DataVersion,
@@ -38,6 +41,9 @@ from .models import (
     PledgeItem,
     PledgePeriod,
     PledgeRevision,
+    Release,
+    ReleaseDocument,
+    ReleasedPledge,
     Source,
     StatusEvent,
 )
@@ -759,3 +765,52 @@ def earliest_events(pledge_ids):
         found.update(StatusEvent.objects.filter(pledge_id__in=chunk).values("pledge_id").annotate(
             first=Min("occurred_on")).values_list("pledge_id", "first"))
     return found
+
+
+# Releases
+
+
+RELEASED_FIELDS = ["coalition_id", "nation_id", *ReleasedPledge.COMPARED, "is_example"]
+
+
+def cut_release(*, user, title, notes="", operator=False):
+    """Freeze what readers see now as the next numbered release: every published pledge's figures, each summary
+    document of the whole tracker and of each coalition, nation and objective (both valuations), and the
+    published dataset as CSV and XLSX. Only reviewers may (`operator=True`: whoever runs the server's command).
+
+    The data is read in one snapshot (REPEATABLE READ on PostgreSQL; SQLite's transaction is one already), so the
+    figures, documents and files agree with each other even while editors write."""
+    if not operator and not can_publish(user):
+        raise PermissionDenied("Only reviewers may cut a release.")
+    release = Release(title=(title or "").strip(), notes=(notes or "").strip(), cut_by=_user_or_none(user))
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        # One release at a time: the number is the next one, and the lock keeps two reviewers from racing for it.
+        DataVersion.objects.select_for_update().filter(pk=1).exists()
+        release.number = (Release.objects.aggregate(n=Max("number"))["n"] or 0) + 1
+        release.cut_at = timezone.now()
+        published = selectors.published_pledges()
+        release.full_clean(exclude=["dataset_csv", "dataset_xlsx"])
+        release.pledges = published.count()
+        release.includes_example = published.filter(is_example=True).exists()
+        release.dataset_csv = template.export_file(published, "csv")
+        release.dataset_xlsx = template.export_file(published, "xlsx")
+        _attribute(release, user=user, reason=f"Release {release.number} cut", source=None)
+        release.save()
+        rows = published.values("id", *RELEASED_FIELDS).order_by("id").iterator(chunk_size=BATCH)
+        while chunk := list(itertools.islice(rows, BATCH)):
+            ReleasedPledge.objects.bulk_create([ReleasedPledge(release=release, pledge_id=row.pop("id"), **row)
+                                                for row in chunk])
+        dataset = reverse("site:release-dataset", args=[release.number, "csv"])
+        documents = []
+        for query in selectors.release_scopes():
+            selection = filters.select(query, published)
+            for grouping in summaries.GROUPINGS:
+                document = summaries.build_summary(selection, grouping, lambda _query: dataset)
+                documents.append(ReleaseDocument(release=release, query=summaries.query_key(selection.query),
+                                                 grouping=grouping, document=summaries.frozen(document)))
+        ReleaseDocument.objects.bulk_create(documents, batch_size=BATCH)
+        note_write(public=True)  # the current figures now extend this release
+    return release

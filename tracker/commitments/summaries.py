@@ -9,14 +9,17 @@ it counts (`link` turns a filter dict into that URL: the API links to its pledge
 Documents are cached under a key holding the data version, which every write bumps: a repeated read runs no
 aggregate query and a write shows on the very next read.
 """
+import datetime
 import hashlib
 import logging
 from decimal import ROUND_HALF_UP, Decimal
+from urllib.parse import urlencode
 
 from django.core.cache import cache, caches
 from django.utils import timezone
 
 from . import selectors
+from .filters import InvalidQuery
 from .models import Pledge, Status
 
 logger = logging.getLogger(__name__)
@@ -114,6 +117,8 @@ def build_summary(selection, grouping, link, year=None):
         "stages": selectors.STAGES,
         "filters": selection.filters,
         "results": rows,
+        "release": None,  # today's data; a release's own documents name it
+        "extends_release": release_stamp(selectors.latest_release()),
     }
     if grouping == "totals":
         document["undated_pledges"] = selectors.undated_count(selection.pledges) if selection.as_of is None else 0
@@ -287,3 +292,64 @@ def _shared(operation):
         logger.warning("The shared cache failed; building figures without it.", exc_info=True)
         return None
 
+
+
+def query_key(query):
+    """A selection's query (filters, valuation, date) as one sorted string: how a release files its documents."""
+    return urlencode(sorted((name, value) for name, value in query.items() if value not in (None, "")))
+
+
+# A release keeps its documents as JSON: these tags bring back the exact values (a Decimal's digits, a date),
+# so a release's answer reads as it did on the day, in JSON, CSV and XLSX alike.
+TAGS = {"decimal": (Decimal, str, Decimal),
+        "date": (datetime.date, datetime.date.isoformat, datetime.date.fromisoformat),
+        "datetime": (datetime.datetime, datetime.datetime.isoformat, datetime.datetime.fromisoformat)}
+
+
+def frozen(value):
+    """A summary document as plain JSON, every Decimal, date and time tagged with its type (thawed reverses it)."""
+    if isinstance(value, dict):
+        return {key: frozen(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [frozen(item) for item in value]
+    for tag in ("decimal", "datetime", "date"):  # a datetime is a date too: test it first
+        kind, write, _ = TAGS[tag]
+        if isinstance(value, kind):
+            return {"$" + tag: write(value)}
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)  # a country: its code, as the API writes it
+
+
+def thawed(value):
+    if isinstance(value, dict):
+        if len(value) == 1:
+            (key, item), = value.items()
+            if key.startswith("$") and key[1:] in TAGS:
+                return TAGS[key[1:]][2](item)
+        return {key: thawed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [thawed(item) for item in value]
+    return value
+
+
+def released(selection, grouping):
+    """The document `selection.release` answered for this selection's query and grouping, saying which release it
+    is. InvalidQuery naming `release` when the release froze none for it (other filters, a date)."""
+    release = selection.release
+    query = {name: value for name, value in selection.query.items() if name != "release"}
+    document = selectors.release_document(release, query_key(query), grouping)
+    if document is None:
+        raise InvalidQuery({"release": [
+            f"Release {release.number} answers for the whole tracker, each coalition, each nation and each objective "
+            "(either valuation), as it stood when cut; not with other filters or an as_of date. Its full dataset "
+            "is in its downloads."]})
+    return {**thawed(document), "release": release_stamp(release), "extends_release": None}
+
+
+def release_stamp(release):
+    """What a document says of the release it comes from (or, for today's data, the one it extends)."""
+    if release is None:
+        return None
+    return {"number": release.number, "title": release.title, "cut_at": release.cut_at,
+            "url": release.get_absolute_url()}

@@ -3,4 +3,5 @@ from tracker.commitments import selectors
 
 def data_updated(request):
     """When the data last changed, for every page's footer. A callable: queried only where a page shows it."""
-    return {"data_updated": lambda: selectors.data_version(public=True)[1]}
+    return {"data_updated": lambda: selectors.data_version(public=True)[1],
+            "latest_release": selectors.latest_release}

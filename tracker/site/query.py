@@ -26,19 +26,25 @@ def pledge_list_link(query):
 
 
 def summary(selection, grouping, data_version, year=None):
-    """The summary document for a page, cached under the data version."""
+    """The summary document for a page, cached under the data version; with `release=<n>`, that release's."""
+    if selection.release is not None:
+        try:
+            return summaries.released(selection, grouping)
+        except InvalidQuery as error:
+            raise BadQuery(error.errors) from None
     key = summaries.cache_key(data_version, "site", grouping, "public", sorted(selection.query.items()), year)
     return summaries.cached(key, lambda: summaries.build_summary(selection, grouping, pledge_list_link, year))
 
 
-def select(params, ignore=(), **fixed):
-    """Validate the query string (minus `ignore`) with `fixed` filters imposed, or raise BadQuery."""
+def select(params, ignore=(), releases=True, **fixed):
+    """Validate the query string (minus `ignore`) with `fixed` filters imposed, or raise BadQuery. With
+    `releases` (pages of summaries), `release=<n>` may name the release to answer from."""
     params = params.copy()
     for name in ignore:
         params.pop(name, None)
     for name, value in fixed.items():
         params[name] = value
     try:
-        return select_pledges(params, selectors.published_pledges())
+        return select_pledges(params, selectors.published_pledges(), releases=releases)
     except InvalidQuery as error:
         raise BadQuery(error.errors) from None

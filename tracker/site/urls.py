@@ -14,4 +14,7 @@ urlpatterns = [
     path("charts/<slug:slug>/<slug:name>.svg", views.chart_svg, name="chart-svg"),
     path("embed/<slug:slug>/<slug:name>/", views.chart_embed, name="chart-embed"),
     path("methodology/", views.methodology, name="methodology"),
+    path("releases/", views.release_list, name="releases"),
+    path("releases/<int:number>/", views.release_detail, name="release"),
+    path("releases/<int:number>/dataset.<str:fmt>", views.release_dataset, name="release-dataset"),
 ]

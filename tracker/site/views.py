@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.views.decorators.clickjacking import xframe_options_exempt
 
 from tracker.commitments import selectors, summaries
+from tracker.commitments.filters import InvalidQuery, pop_release
 from tracker.commitments.models import (
     Coalition,
     ItemDelivery,
@@ -23,6 +24,7 @@ from tracker.commitments.models import (
     NationFigures,
     Objective,
     PledgeKind,
+    Release,
     Status,
     StatusEvent,
 )
@@ -132,8 +134,12 @@ def objective_detail(request, coalition, slug):
 
 
 def pledge_list(request):
+    if "release" in request.GET:
+        return bad_query(request, BadQuery({"release": [
+            "The pledge list shows today's pledges. A release's pledges are in its dataset, on its page under "
+            "Releases."]}))
     try:
-        selection = select(request.GET, ignore=["page"])
+        selection = select(request.GET, ignore=["page"], releases=False)
     except BadQuery as error:
         return bad_query(request, error)
     # Searched: best matches first; otherwise (and among equal matches) the latest announced first.
@@ -282,3 +288,58 @@ def chart_embed(request, slug, name):
 def methodology(request):
     """How the figures are made: stages, valuation, conditionality, pass-through bodies, sources, releases."""
     return render(request, "site/methodology.html", {"stages": selectors.STAGES})
+
+
+RELEASE_LISTED = ["number", "title", "notes", "cut_at", "pledges", "includes_example"]  # not its files
+
+
+def release_list(request):
+    """Every numbered release, newest first, with what today's data extends."""
+    releases = list(Release.objects.only(*RELEASE_LISTED).order_by("-number"))
+    return render(request, "site/releases.html", {"releases": releases})
+
+
+def citation(request, release):
+    """How to cite a release: names the tracker, the release and its date, and a link that keeps answering."""
+    return (f'Coalition commitment tracker, release {release.number}: "{release.title}" '
+            f'({release.cut_at:%d %B %Y}). {request.build_absolute_uri(release.get_absolute_url())}')
+
+
+def release_detail(request, number):
+    """A release: its notes, a suggested citation, its headline totals and dataset, and its corrections log (what
+    changed in published figures since the previous release, or since `?since=<n>`)."""
+    release = get_object_or_404(Release.objects.only(*RELEASE_LISTED), number=number)
+    try:
+        older = pop_release({"release": request.GET["since"]}) if request.GET.get("since") else (
+            Release.objects.only(*RELEASE_LISTED).filter(number__lt=number).order_by("-number").first())
+    except InvalidQuery as error:
+        return bad_query(request, BadQuery({"since": error.errors["release"]}))
+    if older is not None and older.number == release.number:
+        return bad_query(request, BadQuery({"since": [f"Compare release {number} with another release."]}))
+    totals = selectors.release_document(release, "", "totals")
+    context = {
+        "release": release,
+        "older": older,
+        "changes": selectors.release_changes(release, older) if older else None,
+        "totals": summaries.thawed(totals)["results"][0] if totals else None,
+        "citation": citation(request, release),
+        "others": Release.objects.exclude(number=number).order_by("-number").values_list("number", "title"),
+        "has_example": release.includes_example,
+    }
+    return render(request, "site/release.html", context)
+
+
+DATASET_TYPES = {"csv": "text/csv; charset=utf-8",
+                 "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+def release_dataset(request, number, fmt):
+    """The published dataset exactly as the release froze it, in the import template's columns."""
+    if fmt not in DATASET_TYPES:
+        raise Http404("CSV or XLSX.")
+    data = Release.objects.filter(number=number).values_list(f"dataset_{fmt}", flat=True).first()
+    if data is None:
+        raise Http404("No such release.")
+    response = HttpResponse(bytes(data), content_type=DATASET_TYPES[fmt])
+    response["Content-Disposition"] = f'attachment; filename="tracker-release-{number}.{fmt}"'
+    return response
