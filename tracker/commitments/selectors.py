@@ -17,6 +17,7 @@ from django.db.models import BooleanField, Count, ExpressionWrapper, F, Filtered
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
+from .history import shown
 from .models import (
     Coalition,
     DataVersion,
@@ -659,6 +660,10 @@ def release_document(release, query_key, grouping):
         "document", flat=True).first()
 
 
+def release_document_exists(release, query_key):
+    return ReleaseDocument.objects.filter(release=release, query=query_key).exists()
+
+
 RELEASED_SHOWN = ["pledge_id", "nation__name", "nation__slug", "coalition__name", *ReleasedPledge.COMPARED]
 
 
@@ -672,7 +677,7 @@ def release_changes(newer, older):
     published saves for an added or revised pledge, the save that withdrew it for a withdrawn one."""
     before = {row["pledge_id"]: row for row in older.released_pledges.values(*RELEASED_SHOWN)}
     after = {row["pledge_id"]: row for row in newer.released_pledges.values(*RELEASED_SHOWN)}
-    labels = {name: ReleasedPledge._meta.get_field(name).verbose_name for name in ReleasedPledge.COMPARED}
+    compared = {name: ReleasedPledge._meta.get_field(name) for name in ReleasedPledge.COMPARED}
     changes = []
     for pledge_id in sorted(before.keys() | after.keys()):
         old, new = before.get(pledge_id), after.get(pledge_id)
@@ -691,7 +696,8 @@ def release_changes(newer, older):
             "correction": change == "revised" and bool(set(fields) - ReleasedPledge.PROGRESS),
             "nation": row["nation__name"], "nation_slug": row["nation__slug"], "coalition": row["coalition__name"],
             "description": row["description"],
-            "fields": [(labels[name], old[name], new[name]) for name in fields],
+            "fields": [(compared[name].verbose_name, shown(old[name], compared[name]), shown(new[name], compared[name]))
+                       for name in fields],
             "reasons": [],
         })
     _attach_reasons(changes, *sorted([older.cut_at, newer.cut_at]))
@@ -715,3 +721,9 @@ def _attach_reasons(changes, since, until):
             continue  # a draft's own edits are not readers' business; a withdrawal shows only its own reason
         change["reasons"].append((record["history_date"], record["history_change_reason"] or "",
                                   sources.get(record["history_source_id"])))
+
+
+def releases_holding(pledge_id):
+    """The releases a pledge appeared in, oldest first (without their files)."""
+    return Release.objects.filter(released_pledges__pledge_id=pledge_id).only("number", "title", "cut_at").order_by(
+        "number")

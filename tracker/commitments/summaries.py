@@ -337,14 +337,28 @@ def released(selection, grouping):
     """The document `selection.release` answered for this selection's query and grouping, saying which release it
     is. InvalidQuery naming `release` when the release froze none for it (other filters, a date)."""
     release = selection.release
-    query = {name: value for name, value in selection.query.items() if name != "release"}
-    document = selectors.release_document(release, query_key(query), grouping)
+    document = selectors.release_document(release, frozen_key(selection), grouping)
     if document is None:
-        raise InvalidQuery({"release": [
-            f"Release {release.number} answers for the whole tracker, each coalition, each nation and each objective "
-            "(either valuation), as it stood when cut; not with other filters or an as_of date. Its full dataset "
-            "is in its downloads."]})
+        raise not_frozen(release)
     return {**thawed(document), "release": release_stamp(release), "extends_release": None}
+
+
+def frozen_key(selection):
+    return query_key({name: value for name, value in selection.query.items() if name != "release"})
+
+
+def not_frozen(release):
+    return InvalidQuery({"release": [
+        f"Release {release.number} answers for the whole tracker, each coalition, each nation and each objective "
+        "(either valuation), as it stood when cut; not with other filters or an as_of date. Its full dataset is in "
+        "its downloads."]})
+
+
+def check_frozen(selection):
+    """InvalidQuery naming `release` when the selection's release froze no document for its query."""
+    if selection.release is not None and not selectors.release_document_exists(selection.release,
+                                                                               frozen_key(selection)):
+        raise not_frozen(selection.release)
 
 
 def release_stamp(release):

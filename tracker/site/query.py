@@ -45,6 +45,8 @@ def select(params, ignore=(), releases=True, **fixed):
     for name, value in fixed.items():
         params[name] = value
     try:
-        return select_pledges(params, selectors.published_pledges(), releases=releases)
+        selection = select_pledges(params, selectors.published_pledges(), releases=releases)
+        summaries.check_frozen(selection)
+        return selection
     except InvalidQuery as error:
         raise BadQuery(error.errors) from None

@@ -25,6 +25,7 @@ from tracker.commitments.models import (
     Objective,
     PledgeKind,
     Release,
+    ReleasedPledge,
     Status,
     StatusEvent,
 )
@@ -173,12 +174,18 @@ def _published_history(pledge):
     """
     records = list(pledge.history.filter(publication="published").select_related("history_source")
                    .order_by("history_date", "history_id"))
+    released = list(selectors.releases_holding(pledge.pk))
     changes = []
     for older, newer in zip(records, records[1:], strict=False):
-        fields = [(pledge._meta.get_field(name).verbose_name, getattr(older, name), getattr(newer, name))
-                  for name in PUBLIC_HISTORY_FIELDS if getattr(older, name) != getattr(newer, name)]
-        if fields:
-            changes.append((newer.history_date, fields, newer.history_change_reason, newer.history_source))
+        names = [name for name in PUBLIC_HISTORY_FIELDS if getattr(older, name) != getattr(newer, name)]
+        if names:
+            fields = [(pledge._meta.get_field(name).verbose_name, getattr(older, name), getattr(newer, name))
+                      for name in names]
+            # A change to more than progress, after a release showed the pledge, corrects that release.
+            corrects = next((r for r in reversed(released) if r.cut_at < newer.history_date), None) \
+                if set(names) - ReleasedPledge.PROGRESS else None
+            changes.append((newer.history_date, fields, newer.history_change_reason, newer.history_source,
+                            corrects))
     first = records[0] if records else None
     return first, changes
 
