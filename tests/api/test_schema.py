@@ -10,6 +10,7 @@ from schemathesis.checks import CHECKS as registered_checks
 from schemathesis.checks import load_all_checks, not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    negative_data_rejection,
     positive_data_acceptance,
     response_schema_conformance,
     status_code_conformance,
@@ -67,9 +68,18 @@ def positive_data_acceptance_but_for_data(ctx, response, case):
     return positive_data_acceptance(ctx, response, case)
 
 
+def negative_data_rejection_or_precondition(ctx, response, case):
+    """negative_data_rejection, counting a 412 as the refusal it is: a stale If-Match is answered before the body
+    is read, however invalid the body."""
+    if response.status_code in STATE_STATUSES:
+        return None
+    return negative_data_rejection(ctx, response, case)
+
+
 load_all_checks()
-EVERY_CHECK = [positive_data_acceptance_but_for_data if check is positive_data_acceptance else check
-               for check in registered_checks.get_all()]
+REPLACED = {positive_data_acceptance: positive_data_acceptance_but_for_data,
+            negative_data_rejection: negative_data_rejection_or_precondition}
+EVERY_CHECK = [REPLACED.get(check, check) for check in registered_checks.get_all()]
 # NUL bytes are refused in every string (no database stores them; tests/api/test_hardening.py proves the 400s).
 schema.config.generation.update(allow_x00=False)
 

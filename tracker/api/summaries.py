@@ -12,12 +12,12 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers as drf
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tracker.commitments import selectors, summaries
-from tracker.commitments.filters import InvalidQuery, PledgeFilter, select
+from tracker.commitments.filters import InvalidQuery, PledgeFilter, UnknownRelease, select
 from tracker.commitments.models import Pledge
 
 from .conditional import ConditionalGetMixin
@@ -158,7 +158,8 @@ class SummaryView(ConditionalGetMixin, APIView):
     filterset_class = PledgeFilter
 
     @extend_schema(filters=True, parameters=SUMMARY_PARAMS, responses={200: SummarySerializer, **{
-        400: OpenApiResponse(description="Unknown query parameter or bad value, named")}})
+        400: OpenApiResponse(description="Unknown query parameter or bad value, named"),
+        404: OpenApiResponse(description="`release` names no release, or one that froze no such summary")}})
     def get(self, request):
         params = request.query_params.copy()
         params.pop("format", None)
@@ -171,6 +172,8 @@ class SummaryView(ConditionalGetMixin, APIView):
                 if year is not None:
                     raise InvalidQuery({"year": ["A release answers with the GDP figures it was cut with."]})
                 document = summaries.released(selection, self.grouping)
+        except UnknownRelease as error:  # a summary that does not exist, like a record that does not
+            raise NotFound(error.errors) from None
         except InvalidQuery as error:
             raise ValidationError(error.errors) from None
         if selection.release is not None:
@@ -198,6 +201,7 @@ class ItemSummaryView(SummaryView):
     @extend_schema(filters=True, parameters=SUMMARY_PARAMS, responses={200: inline_serializer(
         "ItemSummary", {"grouping": drf.CharField(), "as_of": drf.DateField(allow_null=True),
                         "filters": drf.DictField(child=drf.CharField()), "results": ItemRowSerializer(many=True)}),
-        400: OpenApiResponse(description="Unknown query parameter or bad value, named")})
+        400: OpenApiResponse(description="Unknown query parameter or bad value, named"),
+        404: OpenApiResponse(description="`release` names no release, or one that froze no such summary")})
     def get(self, request):
         return super().get(request)

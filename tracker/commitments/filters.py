@@ -264,6 +264,10 @@ class InvalidQuery(Exception):
         self.errors = errors
 
 
+class UnknownRelease(InvalidQuery):
+    """`release=<n>` names no release, or one that froze nothing for the rest of the query: nothing to answer."""
+
+
 RECORD_QUERY = ("as_of", "format")
 
 
@@ -335,7 +339,7 @@ def pop_release(params):
     release = Release.objects.filter(number=number).first() if number.isascii() and number.isdigit() else None
     if release is None:
         latest = selectors.latest_release()
-        raise InvalidQuery({"release": [f"No release {number}: "
+        raise UnknownRelease({"release": [f"No release {number}: "
                                         + (f"releases are numbered 1 to {latest.number}." if latest
                                            else "none has been cut yet.")]})
     return release

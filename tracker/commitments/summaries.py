@@ -19,7 +19,7 @@ from django.core.cache import cache, caches
 from django.utils import timezone
 
 from . import selectors
-from .filters import InvalidQuery
+from .filters import UnknownRelease
 from .models import Pledge, Status
 
 logger = logging.getLogger(__name__)
@@ -348,7 +348,7 @@ def frozen_key(selection):
 
 
 def not_frozen(release):
-    return InvalidQuery({"release": [
+    return UnknownRelease({"release": [
         f"Release {release.number} answers for the whole tracker, each coalition, each nation and each objective "
         "(either valuation), as it stood when cut; not with other filters or an as_of date. Its full dataset is in "
         "its downloads."]})
