@@ -55,7 +55,8 @@ def test_a_release_still_answers_as_it_did_after_a_correction_which_the_next_rel
 
     log = selectors.release_changes(four, three)
     assert [(c["pledge_id"], c["change"], c["correction"]) for c in log] == [(pledge.pk, "revised", True)]
-    assert ("amount", f"{pledge.amount - 1000000:,}", f"{pledge.amount:,}") in log[0]["fields"]
+    old, new = pledge.amount - 1000000, pledge.amount
+    assert ("amount", f"{pledge.currency} {old:,}", f"{pledge.currency} {new:,}") in log[0]["fields"]
     assert [(reason, source) for _, reason, source in log[0]["reasons"]] == [("Ministry corrected the figure",
                                                                               ministry)]
     page = client.get(f"/releases/{four.number}/").content.decode()

@@ -696,12 +696,18 @@ def release_changes(newer, older):
             "correction": change == "revised" and bool(set(fields) - ReleasedPledge.PROGRESS),
             "nation": row["nation__name"], "nation_slug": row["nation__slug"], "coalition": row["coalition__name"],
             "description": row["description"],
-            "fields": [(compared[name].verbose_name, shown(old[name], compared[name]), shown(new[name], compared[name]))
+            "fields": [(compared[name].verbose_name, _released_value(old, name), _released_value(new, name))
                        for name in fields],
             "reasons": [],
         })
     _attach_reasons(changes, *sorted([older.cut_at, newer.cut_at]))
     return sorted(changes, key=lambda c: (c["nation"], c["pledge_id"]))
+
+
+def _released_value(row, name):
+    """A released figure as readers read it: an amount with its currency, a choice by its label."""
+    value = shown(row[name], ReleasedPledge._meta.get_field(name))
+    return f"{row['currency']} {value}" if name == "amount" and row[name] is not None else value
 
 
 def _attach_reasons(changes, since, until):

@@ -35,8 +35,10 @@ PT = 96 / 72  # CSS pixels per point
 class Context:
     """What a chart says about itself: its heading, date, filters, example flag, and where its bars link to."""
 
-    def __init__(self, owner="", as_of=None, filters=None, example=False, link=lambda url: url, valuation="ecb"):
+    def __init__(self, owner="", as_of=None, filters=None, example=False, link=lambda url: url, valuation="ecb",
+                 release=None):
         self.owner, self.as_of, self.filters, self.example = owner, as_of, filters or {}, example
+        self.release = release
         self.link, self.valuation, self.heading, self.note = link, valuation, "", ""
 
     def titled(self, heading):
@@ -44,7 +46,8 @@ class Context:
         self.note = ""
 
     def subtitle(self):
-        parts = [f"as of {self.as_of:%-d %b %Y}" if self.as_of else "as of today"]
+        parts = [f"release {self.release.number}, cut {self.release.cut_at:%-d %b %Y}" if self.release
+                 else f"as of {self.as_of:%-d %b %Y}" if self.as_of else "as of today"]
         shown = {k: v for k, v in self.filters.items() if k != "coalition"}
         if shown:
             parts.append("filtered: " + ", ".join(f"{k} = {v}" for k, v in shown.items()))

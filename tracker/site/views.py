@@ -16,6 +16,7 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 
 from tracker.commitments import selectors, summaries
 from tracker.commitments.filters import InvalidQuery, pop_release
+from tracker.commitments.history import shown
 from tracker.commitments.models import (
     Coalition,
     ItemDelivery,
@@ -59,7 +60,11 @@ def downloads(selection, groupings):
 
 
 def _has_example(selection, *records):
-    return any(getattr(r, "is_example", False) for r in records) or selection.pledges.filter(is_example=True).exists()
+    if any(getattr(r, "is_example", False) for r in records):
+        return True
+    if selection.release is not None:
+        return selection.release.includes_example
+    return selection.pledges.filter(is_example=True).exists()
 
 
 def dashboard(request, slug=None):
@@ -179,8 +184,8 @@ def _published_history(pledge):
     for older, newer in zip(records, records[1:], strict=False):
         names = [name for name in PUBLIC_HISTORY_FIELDS if getattr(older, name) != getattr(newer, name)]
         if names:
-            fields = [(pledge._meta.get_field(name).verbose_name, getattr(older, name), getattr(newer, name))
-                      for name in names]
+            fields = [(field.verbose_name, shown(getattr(older, name), field), shown(getattr(newer, name), field))
+                      for field in map(pledge._meta.get_field, names) for name in [field.name]]
             # A change to more than progress, after a release showed the pledge, corrects that release.
             corrects = next((r for r in reversed(released) if r.cut_at < newer.history_date), None) \
                 if set(names) - ReleasedPledge.PROGRESS else None
@@ -249,7 +254,8 @@ def _chart(request, slug, name):
 def _chart_context(request, coalition, selection, heading):
     return charts.Context(
         coalition.name, as_of=selection.as_of, filters=selection.filters,
-        example=_has_example(selection, coalition), link=request.build_absolute_uri, valuation=selection.valuation)
+        example=_has_example(selection, coalition), link=request.build_absolute_uri, valuation=selection.valuation,
+        release=selection.release)
 
 
 def chart_svg(request, slug, name):
@@ -309,7 +315,7 @@ def release_list(request):
 def citation(request, release):
     """How to cite a release: names the tracker, the release and its date, and a link that keeps answering."""
     return (f'Coalition commitment tracker, release {release.number}: "{release.title}" '
-            f'({release.cut_at:%d %B %Y}). {request.build_absolute_uri(release.get_absolute_url())}')
+            f'({release.cut_at.day} {release.cut_at:%B %Y}). {request.build_absolute_uri(release.get_absolute_url())}')
 
 
 def release_detail(request, number):
