@@ -10,11 +10,13 @@ from tracker.commitments.filters import (  # noqa: F401 - the API's names for th
     applied_filters,
     check_record_query,
     parse_as_of,
+    updated_since_filter,
 )
 from tracker.commitments.models import Membership, Objective, Source
 
 
 class MembershipFilter(StrictFilterSet):
+    updated_since = updated_since_filter()
     coalition = django_filters.CharFilter(field_name="coalition__slug")
     nation = django_filters.CharFilter(field_name="nation__slug")
     role = django_filters.ChoiceFilter(choices=Membership.Role.choices)
@@ -25,6 +27,7 @@ class MembershipFilter(StrictFilterSet):
 
 
 class ObjectiveFilter(StrictFilterSet):
+    updated_since = updated_since_filter()
     coalition = django_filters.CharFilter(field_name="coalition__slug")
     capability_area = django_filters.ChoiceFilter(choices=Objective.Area.choices)
 
@@ -34,6 +37,7 @@ class ObjectiveFilter(StrictFilterSet):
 
 
 class SourceFilter(StrictFilterSet):
+    updated_since = updated_since_filter()
     official = StrictBooleanFilter(field_name="is_official")
     kind = django_filters.ChoiceFilter(choices=Source.Kind.choices)
     search = django_filters.CharFilter(method="filter_search")
@@ -46,6 +50,10 @@ class SourceFilter(StrictFilterSet):
         return queryset.filter(Q(title__icontains=value) | Q(publisher__icontains=value) | Q(url__icontains=value))
 
 
-class NoFilter(StrictFilterSet):
+class ChangedSinceFilter(StrictFilterSet):
+    """Coalitions and nations: the one filter every list takes."""
+
+    updated_since = updated_since_filter()
+
     class Meta:
         fields = []

@@ -97,7 +97,7 @@ def _documented(serializer_class):
 class CoalitionViewSet(AuditedModelViewSet):
     queryset = Coalition.objects.order_by("id")
     serializer_class = serializers.CoalitionSerializer
-    filterset_class = filters.NoFilter
+    filterset_class = filters.ChangedSinceFilter
     lookup_field = "slug"
     lookup_value_regex = r"[-a-zA-Z0-9_]{1,100}"
 
@@ -105,7 +105,7 @@ class CoalitionViewSet(AuditedModelViewSet):
 @_documented(serializers.NationSerializer)
 class NationViewSet(AuditedModelViewSet):
     serializer_class = serializers.NationSerializer
-    filterset_class = filters.NoFilter
+    filterset_class = filters.ChangedSinceFilter
     lookup_field = "slug"
     lookup_value_regex = r"[-a-zA-Z0-9_]{1,100}"
 

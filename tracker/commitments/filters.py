@@ -154,6 +154,15 @@ def _nation(value):
     return Nation.objects.filter(match).order_by("-country").first()
 
 
+def updated_since_filter():
+    """`updated_since=`: records changed at or after an instant (ISO 8601, e.g. 2026-12-01T09:00:00Z), for clients
+    that keep a copy in step. A withdrawn pledge leaves the list instead: the change feed announces it."""
+    return django_filters.IsoDateTimeFilter(
+        field_name="updated_at", lookup_expr="gte",
+        help_text="only records changed at or after this instant (ISO 8601, e.g. 2026-12-01T09:00:00Z); pledges "
+                  "withdrawn since leave the list, and the change feed (/feeds/changes.atom) announces them")
+
+
 class PledgeFilter(StrictFilterSet):
     nation = RecordFilter(method="filter_nation", find=_nation, noun="nation",
                           hint=": give an ISO code such as GB, or a nation's slug",
@@ -182,6 +191,7 @@ class PledgeFilter(StrictFilterSet):
                                 "figures and totals as they stood that day")
     search = django_filters.CharFilter(method="filter_search", help_text=SEARCH_HELP)
     example = StrictBooleanFilter(field_name="is_example", help_text="true: only example data; false: none")
+    updated_since = updated_since_filter()
     item = django_filters.CharFilter(method="filter_item",
                                      help_text="pledges with an item line of this sub-type (or type), e.g. "
                                                "Main Battle Tank (MBT)")

@@ -13,8 +13,8 @@ from decimal import Decimal
 
 import psycopg
 from django.db import connections, router
-from django.db.models import BooleanField, Count, ExpressionWrapper, F, FilteredRelation, Q, Sum
-from django.db.models.functions import TruncMonth
+from django.db.models import BooleanField, Count, ExpressionWrapper, F, FilteredRelation, Q, Sum, Window
+from django.db.models.functions import Lag, TruncMonth
 from django.utils import timezone
 
 from .history import shown
@@ -733,3 +733,93 @@ def releases_holding(pledge_id):
     """The releases a pledge appeared in, oldest first (without their files)."""
     return Release.objects.filter(released_pledges__pledge_id=pledge_id).only("number", "title", "cut_at").order_by(
         "number")
+
+
+# The change feed
+
+FEED_FIELDS = ["description", "kind", "quantity", "unit", "quantity_undisclosed", "amount", "currency", "eur_value",
+               "is_conditional", "condition", "announced_on", "status", "delivered_quantity", "delivered_eur"]
+
+
+def public_changes(coalition=None, nation=None, limit=50):
+    """The latest changes readers saw, newest first: a pledge published, revised while published (a correction
+    when it changed more than progress and a release had shown it), moved to a new stage, or withdrawn. Each is a
+    dict: id (its history row), when, change (published, corrected, revised, progress, withdrawn), pledge_id,
+    nation, coalition, description, fields [(label, old, new)], reason, source, corrects (the release it corrects).
+
+    A draft's own saves are never in it: only saves of a published pledge, and the save that withdrew one."""
+    history = Pledge.history.model.objects.all()
+    if coalition is not None:
+        history = history.filter(coalition=coalition)
+    if nation is not None:
+        history = history.filter(nation=nation)
+    before = {f"was_{name}": Window(Lag(name), partition_by=[F("id")], order_by=[F("history_date"), F("history_id")])
+              for name in ["publication", *FEED_FIELDS]}
+    rows = history.annotate(**before).filter(
+        Q(publication=Pledge.Publication.PUBLISHED) | Q(was_publication=Pledge.Publication.PUBLISHED)
+    ).order_by("-history_date", "-history_id").values(
+        "history_id", "id", "history_date", "history_type", "history_change_reason", "history_source_id",
+        "publication", "coalition__name", "nation__name", "nation__slug", *FEED_FIELDS, *before)
+    changes = []
+    fields = {name: Pledge._meta.get_field(name) for name in FEED_FIELDS}
+    for row in rows.iterator(chunk_size=500):
+        change = _public_change(row, fields)
+        if change is not None:
+            changes.append(change)
+            if len(changes) == limit:
+                break
+    _attach_feed_context(changes)
+    return changes
+
+
+def _public_change(row, fields):
+    published = Pledge.Publication.PUBLISHED
+    was_published = row["was_publication"] == published
+    changed = [name for name in FEED_FIELDS if was_published and row[name] != row[f"was_{name}"]]
+    if row["history_type"] == "-" or row["publication"] != published:
+        if not was_published and row["history_type"] != "-":
+            return None
+        change = "withdrawn"
+    elif not was_published:
+        change = "published"
+    elif not changed:
+        return None  # bookkeeping, or fields readers do not see
+    elif set(changed) <= ReleasedPledge.PROGRESS:
+        change = "progress"
+    else:
+        change = "revised"
+    return {
+        "id": row["history_id"], "when": row["history_date"], "change": change, "pledge_id": row["id"],
+        "nation": row["nation__name"], "nation_slug": row["nation__slug"], "coalition": row["coalition__name"],
+        "description": row["description"], "reason": row["history_change_reason"] or "",
+        "source_id": row["history_source_id"],
+        "fields": [(fields[name].verbose_name, _shown_exactly(row[f"was_{name}"], fields[name], row["was_currency"]),
+                    _shown_exactly(row[name], fields[name], row["currency"]))
+                   for name in changed if change in ("revised", "progress")],
+    }
+
+
+def _shown_exactly(value, field, currency):
+    """As history.shown, with a decimal to its field's places (SQLite returns a window's decimals unscaled) and an
+    amount with its currency."""
+    if isinstance(value, Decimal) and getattr(field, "decimal_places", None) is not None:
+        value = value.quantize(Decimal(1).scaleb(-field.decimal_places))
+    text = shown(value, field)
+    return f"{currency} {text}" if field.name == "amount" and value is not None else text
+
+
+def _attach_feed_context(changes):
+    """Each change's cited source, and for a revision, the release it corrects (the latest cut before it that
+    held the pledge): such a revision is a correction."""
+    sources = Source.objects.in_bulk({c["source_id"] for c in changes if c["source_id"]})
+    revised = {c["pledge_id"] for c in changes if c["change"] == "revised"}
+    held = {}
+    for pledge_id, number, cut_at in ReleasedPledge.objects.filter(pledge_id__in=revised).values_list(
+            "pledge_id", "release__number", "release__cut_at").order_by("release__number"):
+        held.setdefault(pledge_id, []).append((number, cut_at))
+    for change in changes:
+        change["source"] = sources.get(change.pop("source_id"))
+        change["corrects"] = next((number for number, cut_at in reversed(held.get(change["pledge_id"], []))
+                                   if cut_at < change["when"]), None) if change["change"] == "revised" else None
+        if change["corrects"] is not None:
+            change["change"] = "corrected"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import feeds, views
 
 app_name = "site"
 urlpatterns = [
@@ -15,6 +15,9 @@ urlpatterns = [
     path("embed/<slug:slug>/<slug:name>/", views.chart_embed, name="chart-embed"),
     path("methodology/", views.methodology, name="methodology"),
     path("releases/", views.release_list, name="releases"),
+    path("feeds/changes.atom", feeds.ChangesFeed(), name="feed"),
+    path("feeds/coalitions/<slug:slug>.atom", feeds.CoalitionChangesFeed(), name="coalition-feed"),
+    path("feeds/nations/<slug:slug>.atom", feeds.NationChangesFeed(), name="nation-feed"),
     path("releases/<int:number>/", views.release_detail, name="release"),
     path("releases/<int:number>/dataset.<str:fmt>", views.release_dataset, name="release-dataset"),
 ]
