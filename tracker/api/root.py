@@ -24,6 +24,7 @@ RESOURCES = {  # router prefix: what its list holds
 }
 SUMMARIES = {  # grouping (tracker.commitments.summaries.GROUPINGS): what it sums
     "totals": "Overall totals: firm and conditional pledges, announced, committed and delivered, in EUR.",
+    "coalition": "The totals per coalition, to compare them side by side.",
     "nation": "The totals per nation, with the share of GDP and EUR per capita of firm pledges.",
     "objective": "The totals per objective, with how much of its target firm pledges cover.",
     "kind": "The totals per kind of pledge (military, financial, humanitarian, ...).",

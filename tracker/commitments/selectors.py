@@ -297,9 +297,10 @@ QUANTITY_PARTS = {"part_quantity": Sum("state_quantity", filter=IN_TARGET_UNIT),
 
 # What each grouping of summarize() groups by (the groupings themselves: summaries.GROUPINGS): nations and
 # objectives by id, their descriptions read afterwards (grouping a million rows by text columns costs more).
-GROUPED_BY = {"totals": [], "nation": ["nation"], "objective": ["objectives"], "kind": ["kind"],
-              "status": ["state_status"]}
+GROUPED_BY = {"totals": [], "coalition": ["coalition"], "nation": ["nation"], "objective": ["objectives"],
+              "kind": ["kind"], "status": ["state_status"]}
 DESCRIBED_BY = {
+    "coalition": (Coalition, ["slug", "name", "is_example"]),
     "nation": (Nation, ["slug", "name", "country", "kind", "is_example", "is_pass_through"]),
     "objective": (Objective, ["slug", "title", "is_example", "target_eur", "target_quantity", "target_unit",
                               "position"]),
@@ -307,7 +308,7 @@ DESCRIBED_BY = {
 
 
 def summarize(pledges, by="totals", valuation="ecb"):
-    """Totals of pledges already read `with_state`, overall or per nation, objective, kind or status.
+    """Totals of pledges already read `with_state`, overall or per coalition, nation, objective, kind or status.
 
     Each row holds, for firm and for conditional pledges and for each stage, how many pledges it counts, the
     sum of their known values and how many of them have one; plus `pledges` (every pledge in the row) and

@@ -26,8 +26,8 @@ logger = logging.getLogger(__name__)
 CENT = Decimal("0.01")
 SUMMARY_TTL = 24 * 3600  # the version in the key, not the TTL, keeps figures fresh
 # Every grouping a summary document can have (declared here only), with the API path that serves it.
-GROUPINGS = {"totals": "totals", "nation": "by-nation", "objective": "by-objective", "kind": "by-kind",
-             "status": "by-status", "month": "by-month", "item": "by-item-type"}
+GROUPINGS = {"totals": "totals", "coalition": "by-coalition", "nation": "by-nation", "objective": "by-objective",
+             "kind": "by-kind", "status": "by-status", "month": "by-month", "item": "by-item-type"}
 COMMITMENTS = list(selectors.COMMITMENTS)
 STAGES = list(selectors.STAGES)
 STATUS_ORDER = {status.value: index for index, status in enumerate(Status)}
@@ -176,6 +176,10 @@ def _grouped(raw_rows, grouping, base, link, year):
                 "eur_per_capita": ratio(firm, fig.population) if fig else None,
                 "figures_source": fig.source_id if fig else None,
             }
+        elif grouping == "coalition":
+            slug = raw["coalition__slug"]
+            row = _row(raw, slug, raw["coalition__name"], {**base, "coalition": slug}, link)
+            row["extra"] = {"is_example": raw["coalition__is_example"]}
         elif grouping == "objective":
             row = _row(raw, raw["objectives__slug"], raw["objectives__title"],
                        {**base, "objective": raw["objectives__slug"]}, link)

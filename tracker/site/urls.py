@@ -5,6 +5,8 @@ from . import feeds, views
 app_name = "site"
 urlpatterns = [
     path("", views.dashboard, name="home"),
+    path("coalitions/", views.coalition_list, name="coalitions"),
+    path("coalitions/compare/", views.coalition_compare, name="compare"),
     path("coalitions/<slug:slug>/", views.dashboard, name="coalition"),
     path("coalitions/<slug:coalition>/objectives/<slug:slug>/", views.objective_detail, name="objective"),
     path("nations/<slug:slug>/", views.nation_detail, name="nation"),

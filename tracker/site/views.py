@@ -37,7 +37,7 @@ from .query import BadQuery, select, summary
 
 PAGE_SIZE = 50
 LISTED = 100  # pledges listed on a nation, objective or source page; the pledge list has them all
-DASHBOARD = list(summaries.GROUPINGS)
+DASHBOARD = [grouping for grouping in summaries.GROUPINGS if grouping != "coalition"]  # the page is one coalition's
 PUBLIC_HISTORY_FIELDS = [
     "description", "kind", "quantity", "unit", "quantity_undisclosed", "amount", "currency", "eur_value",
     "valuation_basis", "is_conditional", "condition", "announced_on", "announced_precision", "earmarked_from",
@@ -104,8 +104,9 @@ def nation_detail(request, slug):
         "selection": selection,
         "totals": summary(selection, "totals", version)["results"][0],
         "by_kind": summary(selection, "kind", version),
+        "by_coalition": summary(selection, "coalition", version),
         "items": summary(selection, "item", version),
-        "downloads": downloads(selection, ["totals", "kind", "item"]),
+        "downloads": downloads(selection, ["totals", "coalition", "kind", "item"]),
         "pledges": pledges,
         "memberships": Membership.objects.filter(nation=nation, is_disclosed=True).select_related(
             "coalition", "source"),
@@ -356,3 +357,71 @@ def release_dataset(request, number, fmt):
     response = HttpResponse(bytes(data), content_type=DATASET_TYPES[fmt])
     response["Content-Disposition"] = f'attachment; filename="tracker-release-{number}.{fmt}"'
     return response
+
+
+def coalition_list(request):
+    """Every coalition the tracker follows, with its firm figures side by side."""
+    try:
+        selection = select(request.GET, ignore=["compare"])
+    except BadQuery as error:
+        return bad_query(request, error)
+    document = summary(selection, "coalition", selectors.data_version(public=True))
+    rows = {row["key"]: row for row in document["results"]}
+    coalitions = list(Coalition.objects.order_by("name"))
+    context = {
+        "selection": selection,
+        "coalitions": [(coalition, rows.get(coalition.slug)) for coalition in coalitions],
+        "downloads": downloads(selection, ["coalition"]),
+        "has_example": any(c.is_example for c in coalitions) or document["includes_example"],
+    }
+    return render(request, "site/coalitions.html", context)
+
+
+COMPARED = 4  # coalitions on one comparison page: more would not fit side by side
+
+
+def coalition_compare(request):
+    """Coalitions side by side (`?coalition=a&coalition=b`, up to four; default: the first four): their firm and
+    conditional figures, the contributors they have in common, and how far each one's objectives are covered."""
+    slugs = request.GET.getlist("coalition") or list(
+        Coalition.objects.order_by("created_at", "id").values_list("slug", flat=True)[:COMPARED])
+    found = Coalition.objects.in_bulk(slugs, field_name="slug")
+    unknown = [slug for slug in slugs if slug not in found]
+    if unknown or not 1 <= len(set(slugs)) <= COMPARED:
+        message = f"No coalition {', '.join(unknown)}." if unknown else f"Choose 1 to {COMPARED} coalitions."
+        return bad_query(request, BadQuery({"coalition": [message]}))
+    coalitions = [found[slug] for slug in dict.fromkeys(slugs)]
+    params = request.GET.copy()
+    params.pop("coalition", None)
+    try:
+        selections = {c.slug: select(params, coalition=c.slug) for c in coalitions}
+    except BadQuery as error:
+        return bad_query(request, error)
+    version = selectors.data_version(public=True)
+    columns = []
+    for coalition in coalitions:
+        selection = selections[coalition.slug]
+        columns.append({
+            "coalition": coalition,
+            "totals": summary(selection, "totals", version)["results"][0],
+            "nations": {row["key"]: row for row in summary(selection, "nation", version)["results"]},
+            "objectives": summary(selection, "objective", version)["results"],
+            "querystring": selection.querystring(),
+        })
+    contributors = {}  # nation slug -> (name, [its row in each coalition, or None])
+    for index, column in enumerate(columns):
+        for slug, row in column["nations"].items():
+            contributors.setdefault(slug, (row["label"], [None] * len(columns)))[1][index] = row
+    shared = sorted(((name, rows) for name, rows in contributors.values() if all(rows)), key=lambda c: c[0])
+    context = {
+        "selection": next(iter(selections.values())),
+        "columns": columns,
+        "shared": shared,
+        "only": [(column, sorted(row["label"] for slug, row in column["nations"].items()
+                                 if not all(contributors[slug][1]))) for column in columns],
+        "all_coalitions": Coalition.objects.order_by("name"),
+        "chosen": [c.slug for c in coalitions],
+        "has_example": any(c.is_example for c in coalitions) or any(
+            summary(s, "totals", version)["includes_example"] for s in selections.values()),
+    }
+    return render(request, "site/compare.html", context)
