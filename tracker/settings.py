@@ -67,6 +67,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "tracker.caching.PublicCacheMiddleware",  # outside sessions: it sees the cookies they set
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",  # the reader site in four languages, by URL prefix (/de/, ...)
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -132,6 +133,10 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-gb"
+# The reader site's languages: English at /, the others under their prefix (/de/, /fr/, /uk/). The API and the admin
+# stay English.
+LANGUAGES = [("en-gb", "English"), ("de", "Deutsch"), ("fr", "Français"), ("uk", "Українська")]
+LOCALE_PATHS = [BASE_DIR / "tracker" / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

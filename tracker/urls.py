@@ -1,3 +1,4 @@
+from django.conf.urls.i18n import i18n_patterns
 from django.contrib import admin
 from django.http import JsonResponse
 from django.urls import include, path
@@ -22,5 +23,6 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("tracker.api.urls")),
-    path("", include("tracker.site.urls")),
+    # The reader site: English at /, the other languages under their prefix (/de/, /fr/, /uk/).
+    *i18n_patterns(path("", include("tracker.site.urls")), prefix_default_language=False),
 ]

@@ -20,7 +20,7 @@ def test_the_root_lists_every_resource_summary_export_the_schema_and_the_docs_wi
     assert "DefaultRouter" not in response.content.decode()
     assert set(root["resources"]) == {"coalitions", "nations", "memberships", "objectives", "sources", "pledges"}
     assert set(root["summaries"]) == {"totals", "by-nation", "by-objective", "by-kind", "by-status", "by-month",
-                                      "by-item-type"}
+                                      "by-item-type", "by-coalition"}
     assert root["exports"]["pledges-csv"]["url"] == "http://testserver/api/v1/pledges/?format=csv"
     for name, link in links(root):
         assert link["url"].startswith("http://testserver/api/v1/"), name

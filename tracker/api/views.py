@@ -193,6 +193,7 @@ class PledgeViewSet(mixins.CreateModelMixin, BaseViewSet):
     def list(self, request, *args, **kwargs):
         pledges = self.filter_queryset(self.get_queryset())
         if request.accepted_renderer.format in ("csv", "xlsx"):
+            self.paginator.get_page_size(request)  # a download holds every page, but a bad page_size is still a 400
             return self._download(pledges, request.accepted_renderer.format, "pledges")
         # The page is chosen on ids alone; the rows are then read in bulk by pledge_representations.
         page = self.paginator.paginate_queryset(pledges.values("id"), request, view=self)

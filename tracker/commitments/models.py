@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 from simple_history.models import HistoricalRecords
 
@@ -102,11 +103,11 @@ class Coalition(models.Model):
 
 
 class NationKind(models.TextChoices):
-    STATE = "state", "State"
-    EU_INSTITUTION = "eu_institution", "EU institution"
-    FUND = "fund", "Fund or financing facility"
-    ALLIANCE = "alliance", "Alliance or international organisation"
-    OTHER = "other", "Other body"
+    STATE = "state", _("State")
+    EU_INSTITUTION = "eu_institution", _("EU institution")
+    FUND = "fund", _("Fund or financing facility")
+    ALLIANCE = "alliance", _("Alliance or international organisation")
+    OTHER = "other", _("Other body")
 
 
 class Nation(models.Model):
@@ -160,12 +161,12 @@ class Nation(models.Model):
 
 
 class SourceKind(models.TextChoices):
-    OFFICIAL_STATEMENT = "official_statement", "Official statement"
-    GOVERNMENT_RECORD = "government_record", "Government record"
-    PARLIAMENT_RECORD = "parliament_record", "Parliament record"
-    PRESS_REPORT = "press_report", "Press report"
-    RESEARCH = "research", "Research or dataset"
-    OTHER = "other", "Other"
+    OFFICIAL_STATEMENT = "official_statement", _("Official statement")
+    GOVERNMENT_RECORD = "government_record", _("Government record")
+    PARLIAMENT_RECORD = "parliament_record", _("Parliament record")
+    PRESS_REPORT = "press_report", _("Press report")
+    RESEARCH = "research", _("Research or dataset")
+    OTHER = "other", _("Other")
 
 
 class Source(models.Model):
@@ -213,12 +214,12 @@ class Source(models.Model):
 
 
 class Role(models.TextChoices):
-    LEAD = "lead", "Lead"
-    CO_LEAD = "co_lead", "Co-lead"
-    MEMBER = "member", "Member"
-    PARTNER = "partner", "Partner"
-    OBSERVER = "observer", "Observer"
-    BACKSTOP = "backstop", "Backstop"
+    LEAD = "lead", _("Lead")
+    CO_LEAD = "co_lead", _("Co-lead")
+    MEMBER = "member", _("Member")
+    PARTNER = "partner", _("Partner")
+    OBSERVER = "observer", _("Observer")
+    BACKSTOP = "backstop", _("Backstop")
 
 
 class Membership(models.Model):
@@ -257,15 +258,15 @@ class Membership(models.Model):
 
 
 class CapabilityArea(models.TextChoices):
-    LAND = "land", "Land forces"
-    AIR = "air", "Air"
-    MARITIME = "maritime", "Maritime"
-    TRAINING = "training", "Training, technology and tactical support"
-    CAPABILITY = "capability", "Capability rebuilding"
-    LOGISTICS = "logistics", "Logistics"
-    FINANCE = "finance", "Finance"
-    HUMANITARIAN = "humanitarian", "Humanitarian"
-    OTHER = "other", "Other"
+    LAND = "land", _("Land forces")
+    AIR = "air", _("Air")
+    MARITIME = "maritime", _("Maritime")
+    TRAINING = "training", _("Training, technology and tactical support")
+    CAPABILITY = "capability", _("Capability rebuilding")
+    LOGISTICS = "logistics", _("Logistics")
+    FINANCE = "finance", _("Finance")
+    HUMANITARIAN = "humanitarian", _("Humanitarian")
+    OTHER = "other", _("Other")
 
 
 class Objective(models.Model):
@@ -313,50 +314,50 @@ class Objective(models.Model):
 class Status(models.TextChoices):
     """A pledge's stage, in order. The default, 'unverified', means 'not yet rated', never a finding."""
 
-    UNVERIFIED = "unverified", "Unverified"
-    ANNOUNCED = "announced", "Announced"
-    COMMITTED = "committed", "Committed"
-    ALLOCATED = "allocated", "Allocated"
-    PARTIALLY_DELIVERED = "partially_delivered", "Partially delivered"
-    DELIVERED = "delivered", "Delivered"
-    STALLED = "stalled", "Stalled"
-    CANCELLED = "cancelled", "Cancelled"
-    SUPERSEDED = "superseded", "Superseded"
+    UNVERIFIED = "unverified", _("Unverified")
+    ANNOUNCED = "announced", _("Announced")
+    COMMITTED = "committed", _("Committed")
+    ALLOCATED = "allocated", _("Allocated")
+    PARTIALLY_DELIVERED = "partially_delivered", _("Partially delivered")
+    DELIVERED = "delivered", _("Delivered")
+    STALLED = "stalled", _("Stalled")
+    CANCELLED = "cancelled", _("Cancelled")
+    SUPERSEDED = "superseded", _("Superseded")
 
 
 class PledgeKind(models.TextChoices):
-    MILITARY = "military", "Military"
-    FINANCIAL = "financial", "Financial"
-    HUMANITARIAN = "humanitarian", "Humanitarian"
-    PERSONNEL = "personnel", "Personnel"
-    TRAINING = "training", "Training"
-    LOGISTICAL = "logistical", "Logistical"
-    EXPERTISE = "expertise", "Expertise"
+    MILITARY = "military", _("Military")
+    FINANCIAL = "financial", _("Financial")
+    HUMANITARIAN = "humanitarian", _("Humanitarian")
+    PERSONNEL = "personnel", _("Personnel")
+    TRAINING = "training", _("Training")
+    LOGISTICAL = "logistical", _("Logistical")
+    EXPERTISE = "expertise", _("Expertise")
 
 
 class Valuation(models.TextChoices):
-    REPORTED = "reported", "Reported by source"
-    ESTIMATED = "estimated", "Estimated from prices"
-    NOT_VALUED = "not_valued", "Not valued"
+    REPORTED = "reported", _("Reported by source")
+    ESTIMATED = "estimated", _("Estimated from prices")
+    NOT_VALUED = "not_valued", _("Not valued")
 
 
 class DatePrecision(models.TextChoices):
-    DAY = "day", "Day"
-    MONTH = "month", "Month"
-    YEAR = "year", "Year"
-    UNTIL = "until", "Until (on or before)"
-    UNKNOWN = "unknown", "Unknown"
+    DAY = "day", _("Day")
+    MONTH = "month", _("Month")
+    YEAR = "year", _("Year")
+    UNTIL = "until", _("Until (on or before)")
+    UNKNOWN = "unknown", _("Unknown")
 
 
 class Disclosure(models.TextChoices):
-    PUBLIC = "public", "Public"
-    PARTIAL = "partial", "Partially disclosed"
-    CONFIDENTIAL = "confidential", "Confidential"
+    PUBLIC = "public", _("Public")
+    PARTIAL = "partial", _("Partially disclosed")
+    CONFIDENTIAL = "confidential", _("Confidential")
 
 
 class Publication(models.TextChoices):
-    DRAFT = "draft", "Draft"
-    PUBLISHED = "published", "Published"
+    DRAFT = "draft", _("Draft")
+    PUBLISHED = "published", _("Published")
 
 
 class Pledge(models.Model):

@@ -16,6 +16,7 @@ from django.db import connections, router
 from django.db.models import BooleanField, Count, ExpressionWrapper, F, FilteredRelation, Q, Sum, Window
 from django.db.models.functions import Lag, TruncMonth
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from .history import shown
 from .models import (
@@ -45,11 +46,11 @@ DELIVERING = [Status.PARTIALLY_DELIVERED.value, Status.DELIVERED.value]
 
 # What each stage counts, in order; every summary figure is one of these, for firm or conditional pledges.
 STAGES = {
-    "announced": "Pledges announced or further along: not unverified, cancelled or superseded. Valued at their "
-                 "EUR value.",
-    "committed": "Pledges committed, allocated, or (partially) delivered. Valued at their EUR value.",
-    "delivered": "Pledges with deliveries reported (partially delivered or delivered, or any delivered figure). "
-                 "Valued at the EUR value reported delivered.",
+    "announced": _("Pledges announced or further along: not unverified, cancelled or superseded. Valued at their "
+                   "EUR value."),
+    "committed": _("Pledges committed, allocated, or (partially) delivered. Valued at their EUR value."),
+    "delivered": _("Pledges with deliveries reported (partially delivered or delivered, or any delivered figure). "
+                   "Valued at the EUR value reported delivered."),
 }
 STAGE_DEFINITIONS = STAGES
 COMMITMENTS = {"firm": False, "conditional": True}

@@ -16,7 +16,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from urllib.parse import urlencode
 
 from django.core.cache import cache, caches
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.functional import lazy
+from django.utils.translation import gettext_lazy as _
 
 from . import selectors
 from .filters import UnknownRelease
@@ -32,6 +34,30 @@ COMMITMENTS = list(selectors.COMMITMENTS)
 STAGES = list(selectors.STAGES)
 STATUS_ORDER = {status.value: index for index, status in enumerate(Status)}
 KIND_ORDER = {kind.value: index for index, kind in enumerate(Pledge.Kind)}
+
+
+ALL_PLEDGES = _("All pledges")
+
+
+def _month_label(day):
+    return formats.date_format(day, "M Y")
+
+
+# Labels are read in the reader's language when shown (the API's is English); a cached document serves them all.
+month_label = lazy(_month_label, str)
+
+
+def label(grouping, key):
+    """A row's label from its key, in the language of whoever reads it: how a release's frozen rows are relabelled."""
+    if grouping == "totals":
+        return ALL_PLEDGES
+    if grouping == "kind":
+        return Pledge.Kind(key).label
+    if grouping == "status":
+        return Status(key).label
+    if grouping == "month":
+        return month_label(datetime.date.fromisoformat(f"{key}-01"))
+    return None
 
 
 def money(value):
@@ -157,7 +183,7 @@ def concentration(nation_rows):
 
 def _grouped(raw_rows, grouping, base, link, year):
     if grouping == "totals":
-        row = _row(raw_rows[0], None, "All pledges", base, link)
+        row = _row(raw_rows[0], None, ALL_PLEDGES, base, link)
         row["extra"] = {"nations": raw_rows[0]["nations"]}
         return [row]
     rows = []
@@ -240,7 +266,7 @@ def _timeline(selection, base, link):
     rows = []
     for month, day, raw in selectors.timeline_rows(selection.in_view, selection.state, selection.valuation, end):
         query = {**base, "as_of": day.isoformat()}
-        row = _row(raw, month.strftime("%Y-%m"), month.strftime("%b %Y"), query, link)
+        row = _row(raw, month.strftime("%Y-%m"), month_label(month), query, link)
         row["as_of"] = day
         rows.append(row)
     return rows
@@ -344,7 +370,10 @@ def released(selection, grouping):
     document = selectors.release_document(release, frozen_key(selection), grouping)
     if document is None:
         raise not_frozen(release)
-    return {**thawed(document), "release": release_stamp(release), "extends_release": None}
+    document = {**thawed(document), "release": release_stamp(release), "extends_release": None}
+    for row in document["results"]:
+        row["label"] = label(grouping, row["key"]) or row["label"]
+    return document
 
 
 def frozen_key(selection):

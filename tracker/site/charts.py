@@ -13,9 +13,15 @@ import xml.etree.ElementTree as ET
 from decimal import Decimal
 
 import matplotlib
+from django.utils import formats, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+from .templatetags.reader import eur, grouped
+from .templatetags.reader import pledges_text as pledges
 
 matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text: selectable, searchable, readable by screen readers
 matplotlib.rcParams["svg.hashsalt"] = "coalition-tracker"  # the same figures give the same file
@@ -42,22 +48,28 @@ class Context:
         self.link, self.valuation, self.heading, self.note = link, valuation, "", ""
 
     def titled(self, heading):
-        self.heading = f"{self.owner}: {heading}" if self.owner else heading
+        self.heading = _("%(owner)s: %(heading)s") % {"owner": self.owner, "heading": heading} if self.owner \
+            else heading
         self.note = ""
 
     def subtitle(self):
-        parts = [f"release {self.release.number}, cut {self.release.cut_at:%-d %b %Y}" if self.release
-                 else f"as of {self.as_of:%-d %b %Y}" if self.as_of else "as of today"]
+        if self.release:
+            parts = [_("release %(number)s, cut %(day)s") % {
+                "number": self.release.number, "day": formats.date_format(self.release.cut_at, "DATE_FORMAT")}]
+        elif self.as_of:
+            parts = [_("as of %(day)s") % {"day": formats.date_format(self.as_of, "DATE_FORMAT")}]
+        else:
+            parts = [_("as of today")]
         shown = {k: v for k, v in self.filters.items() if k != "coalition"}
         if shown:
-            parts.append("filtered: " + ", ".join(f"{k} = {v}" for k, v in shown.items()))
+            parts.append(_("filtered: %(filters)s") % {"filters": ", ".join(f"{k} = {v}" for k, v in shown.items())})
         if self.valuation == "source":
-            parts.append("values as the sources give them in EUR")
+            parts.append(_("values as the sources give them in EUR"))
         if self.note:
             parts.append(self.note)
         if self.example:
-            parts.append("EXAMPLE DATA, NOT FACT")
-        return "; ".join(parts)
+            parts.append(_("EXAMPLE DATA, NOT FACT"))
+        return "; ".join(str(part) for part in parts)
 
 
 class Canvas:
@@ -121,39 +133,46 @@ def _scale(values):
     """(divisor, unit word) so the axis reads in millions or billions of euros."""
     top = max([abs(v) for v in values if v is not None] or [0])
     if top >= 5 * 10 ** 9:
-        return Decimal(10) ** 9, "€ billion"
+        return Decimal(10) ** 9, _("€ billion")
     if top >= 10 ** 6:
-        return Decimal(10) ** 6, "€ million"
+        return Decimal(10) ** 6, _("€ million")
     return Decimal(1), "€"
 
 
 def _value_axis(axis, size, integer=False, percent=False):
     axis.set_major_locator(MaxNLocator(nbins=size["ticks"], steps=[1, 2, 2.5, 5, 10], integer=integer,
                                        min_n_ticks=2))
-    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}%" if percent else f"{v:,.0f}" if v == int(v)
-                                           else f"{v:,.1f}"))
+    def tick(value, position):
+        text = grouped(Decimal(str(float(value))), 0 if value == int(value) or percent else 1)
+        return _("%(number)s%%") % {"number": text} if percent else text
+
+    axis.set_major_formatter(FuncFormatter(tick))
 
 
 def _short(value):
     value = Decimal(value)
-    for size, word in ((Decimal(10) ** 9, "bn"), (Decimal(10) ** 6, "m")):
-        if abs(value) >= size:
-            return f"€{value / size:,.1f} {word}"
-    return f"€{value:,.0f}"
+    if abs(value) >= 10 ** 9:
+        return _("€%(amount)s bn") % {"amount": grouped(value / 10 ** 9, 1)}
+    if abs(value) >= 10 ** 6:
+        return _("€%(amount)s m") % {"amount": grouped(value / 10 ** 6, 1)}
+    return eur(value)
 
 
 def _hover(fig):
     if not fig["pledges"]:
-        return "none"
+        return pgettext("figure", "none")
     if fig["eur"] is None:
-        return f"not valued ({fig['pledges']} pledges)"
-    extra = f"; {fig['not_valued']} more not valued" if fig["not_valued"] else ""
-    return f"€{Decimal(fig['eur']):,.0f} from {fig['pledges'] - fig['not_valued']} pledges{extra}"
+        return _("not valued (%(pledges)s)") % {"pledges": pledges(fig["pledges"])}
+    text = _("%(amount)s from %(pledges)s") % {"amount": eur(fig["eur"]),
+                                                "pledges": pledges(fig["pledges"] - fig["not_valued"])}
+    if fig["not_valued"]:
+        text = _("%(text)s; %(count)s more not valued") % {"text": text, "count": fig["not_valued"]}
+    return text
 
 
 def _not_valued(row):
     missing = row["firm"]["announced"]["not_valued"] + row["conditional"]["announced"]["not_valued"]
-    return f"+{missing} not valued" if missing else ""
+    return _("+%(count)s not valued") % {"count": missing} if missing else ""
 
 
 def _end_label(axes, x, y, text, size):
@@ -194,10 +213,10 @@ def _grouped_stages(rows, context, layout, empty_text):
         return _empty(context, layout, empty_text)
     size = LAYOUTS[layout]
     labels = [_wrap(row["label"], size["wrap"], _not_valued(row)) for row in rows]
-    series = [("announced", "firm", "Pledged (firm)"), ("committed", "firm", "Committed (firm)"),
-              ("delivered", "firm", "Delivered (firm)")]
+    series = [("announced", "firm", _("Pledged (firm)")), ("committed", "firm", _("Committed (firm)")),
+              ("delivered", "firm", _("Delivered (firm)"))]
     if any(row["conditional"]["announced"]["pledges"] for row in rows):
-        series.append(("announced", "conditional", "Pledged (conditional)"))
+        series.append(("announced", "conditional", _("Pledged (conditional)")))
     per_row = max(_row_height(size, labels), len(series) * 11 + 12)
     columns = 2 if layout == "desktop" else 1
     canvas = Canvas(context, layout, len(rows) * per_row, legend_rows=-(-len(series) // columns))
@@ -218,7 +237,7 @@ def _grouped_stages(rows, context, layout, empty_text):
         if index == 0:
             for offset, width, row in zip(offsets, widths, rows, strict=True):
                 figure = row[commitment][stage]
-                text = "not valued" if figure["pledges"] and figure["eur"] is None else (
+                text = _("not valued") if figure["pledges"] and figure["eur"] is None else (
                     _short(figure["eur"]) if figure["eur"] is not None else "")
                 _end_label(axes, width, offset, text, size)
     axes.set_yticks(range(len(rows)), labels)
@@ -234,12 +253,13 @@ def by_nation(document, context, layout):
     size = LAYOUTS[layout]
     shown = [r for r in document["results"] if not r["extra"].get("is_pass_through")]
     rows = shown[:size["rows"]]
-    context.titled(f"top {len(rows)} contributors" if len(shown) > len(rows) else "contributors")
-    return _grouped_stages(rows, context, layout, "No published pledges match.")
+    context.titled(_("top %(count)s contributors") % {"count": len(rows)} if len(shown) > len(rows)
+                   else _("contributors"))
+    return _grouped_stages(rows, context, layout, _("No published pledges match."))
 
 
 def by_kind(document, context, layout):
-    return _grouped_stages(document["results"], context, layout, "No published pledges match.")
+    return _grouped_stages(document["results"], context, layout, _("No published pledges match."))
 
 
 def _coverage(row):
@@ -250,15 +270,21 @@ def _coverage(row):
     more = extra["conditional_would_add_quantity_percent" if by_units else "conditional_would_add_eur_percent"]
     complete = extra["coverage_quantity_complete" if by_units else "coverage_eur_complete"]
     if extra["target_quantity"] is None and extra["target_eur"] is None:
-        note = "no target stated"
+        note = _("no target stated")
     elif not row["firm"]["announced"]["pledges"]:
-        note = "no firm pledge"
+        note = _("no firm pledge")
     elif share is None:
-        note = "unknown: " + ("sizes undisclosed" if by_units and extra["units"]["firm"]["undisclosed"]
-                              else "not valued" if not by_units else f"none in {extra['target_unit']}")
+        note = (_("unknown: sizes undisclosed") if by_units and extra["units"]["firm"]["undisclosed"]
+                else _("unknown: not valued") if not by_units
+                else _("unknown: none in %(unit)s") % {"unit": extra["target_unit"]})
     else:
-        unit = extra["target_unit"] if by_units else "EUR target"
-        note = f"{'at least ' if not complete else ''}{Decimal(share):,.0f}% of the {unit}"
+        values = {"share": grouped(share, 0), "unit": extra["target_unit"]}
+        if by_units:
+            note = (_("%(share)s%% of the %(unit)s") if complete else _("at least %(share)s%% of the %(unit)s")) \
+                % values
+        else:
+            note = (_("%(share)s%% of the EUR target") if complete else _("at least %(share)s%% of the EUR target")) \
+                % values
     return float(share or 0), float(more or 0), note
 
 
@@ -266,7 +292,7 @@ def by_objective(document, context, layout):
     """How much of each objective's target firm pledges cover, and what conditional ones would add (hatched)."""
     rows = document["results"]
     if not rows:
-        return _empty(context, layout, "No published pledges towards an objective.")
+        return _empty(context, layout, _("No published pledges towards an objective."))
     size = LAYOUTS[layout]
     coverage = [_coverage(row) for row in rows]
     labels = [_wrap(row["label"], size["wrap"], note) for row, (_, _, note) in zip(rows, coverage, strict=True)]
@@ -277,21 +303,21 @@ def by_objective(document, context, layout):
     firm = [c[0] for c in coverage]
     conditional = [c[1] for c in coverage]
     positions = list(range(len(rows)))
-    container = axes.barh(positions, firm, height=0.55, color=COLOURS["announced"], label="Covered by firm pledges")
+    container = axes.barh(positions, firm, height=0.55, color=COLOURS["announced"], label=_("Covered by firm pledges"))
     bars.add(container, [f"{r['label']}: {c[2]}" for r, c in zip(rows, coverage, strict=True)],
              [r["firm"]["announced"]["pledges_url"] for r in rows], context)
     container = axes.barh(positions, conditional, left=firm, height=0.55, color="white",
                           edgecolor=COLOURS["announced"], hatch="///",
-                          linewidth=[1.2 if c else 0 for c in conditional], label="Conditional pledges would add")
-    bars.add(container, [f"{r['label']}: conditional pledges would add {Decimal(c):,.0f}% of the target"
-                         for r, c in zip(rows, conditional, strict=True)],
+                          linewidth=[1.2 if c else 0 for c in conditional], label=_("Conditional pledges would add"))
+    bars.add(container, [_("%(label)s: conditional pledges would add %(share)s%% of the target") % {
+        "label": r["label"], "share": grouped(c, 0)} for r, c in zip(rows, conditional, strict=True)],
              [r["conditional"]["announced"]["pledges_url"] for r in rows], context)
-    axes.axvline(100, color=COLOURS["target"], linewidth=1.5, linestyle="--", label="Target (100%)")
+    axes.axvline(100, color=COLOURS["target"], linewidth=1.5, linestyle="--", label=_("Target (100%)"))
     axes.set_yticks(positions, labels)
     axes.set_ylim(len(rows) - 0.5, -0.5)
     axes.set_xlim(0, max([100, *[f + c for f, c in zip(firm, conditional, strict=True)]]) * 1.08)
     _value_axis(axes.xaxis, size, percent=True)
-    canvas.style(axes, "x", "% of target")
+    canvas.style(axes, "x", _("% of target"))
     canvas.legend(axes, 2 if layout == "desktop" else 1)
     return canvas.figure, bars
 
@@ -300,23 +326,23 @@ def by_status(document, context, layout):
     """Pledges at each status, in the pipeline's order."""
     rows = document["results"]
     if not rows:
-        return _empty(context, layout, "No published pledges match.")
+        return _empty(context, layout, _("No published pledges match."))
     size = LAYOUTS[layout]
     canvas = Canvas(context, layout, len(rows) * (size["font"] * PT * 1.45 + 12))
     axes = canvas.axes(left=0.3 if layout == "desktop" else 0.42)
     positions = list(range(len(rows)))
     counts = [row["pledges"] for row in rows]
-    container = axes.barh(positions, counts, height=0.6, color=COLOURS["pledges"], label="Pledges")
+    container = axes.barh(positions, counts, height=0.6, color=COLOURS["pledges"], label=_("Pledges"))
     bars = _Bars()
-    bars.add(container, [f"{r['label']}: {r['pledges']} pledges" for r in rows], [r["pledges_url"] for r in rows],
-             context)
+    bars.add(container, [_("%(label)s: %(pledges)s") % {"label": r["label"], "pledges": pledges(r["pledges"])}
+                         for r in rows], [r["pledges_url"] for r in rows], context)
     for position, count in zip(positions, counts, strict=True):
-        _end_label(axes, count, position, f"{count:,}", size)
+        _end_label(axes, count, position, grouped(count, 0), size)
     axes.set_yticks(positions, [r["label"] for r in rows])
     axes.set_ylim(len(rows) - 0.5, -0.5)
     axes.set_xlim(0, max(counts or [1]) * 1.15)
     _value_axis(axes.xaxis, size, integer=True)
-    canvas.style(axes, "x", "pledges")
+    canvas.style(axes, "x", _("pledges"))
     return canvas.figure, bars
 
 
@@ -324,17 +350,17 @@ def timeline(document, context, layout):
     """Totals at each month's end: firm pledged, committed and delivered; conditional pledged dashed."""
     rows = document["results"]
     if not rows:
-        return _empty(context, layout, "No dated pledges.")
+        return _empty(context, layout, _("No dated pledges."))
     size = LAYOUTS[layout]
-    series = [("announced", "firm", "Pledged (firm)", "-"), ("committed", "firm", "Committed (firm)", "-"),
-              ("delivered", "firm", "Delivered (firm)", "-")]
+    series = [("announced", "firm", _("Pledged (firm)"), "-"), ("committed", "firm", _("Committed (firm)"), "-"),
+              ("delivered", "firm", _("Delivered (firm)"), "-")]
     if any(r["conditional"]["announced"]["pledges"] for r in rows):
-        series.append(("announced", "conditional", "Pledged (conditional)", "--"))
+        series.append(("announced", "conditional", _("Pledged (conditional)"), "--"))
     values = [Decimal(r[c][s]["eur"]) for r in rows for s, c, _, _ in series if r[c][s]["eur"] is not None]
     divisor, unit = _scale(values)
     context.heading += f" ({unit})"
     if any(r[c][s]["not_valued"] for r in rows for s, c, _, _ in series):
-        context.note = "lines add the values known; pledges not valued are counted in the table"
+        context.note = _("lines add the values known; pledges not valued are counted in the table")
     columns = 2 if layout == "desktop" else 1
     canvas = Canvas(context, layout, 280 if layout == "desktop" else 240, legend_rows=-(-len(series) // columns))
     axes = canvas.axes(left=0.09 if layout == "desktop" else 0.15, right=0.95)
@@ -361,10 +387,10 @@ def _units(row, key):
     """Units as a reader should read them: a number, "undisclosed" (never 0), or "none reported"."""
     value = row[key]
     if value is not None:
-        return f"{Decimal(value):,.0f}"
+        return grouped(value, 0)
     if key == "units_pledged":
-        return "undisclosed" if row["items_undisclosed"] else "not given"
-    return "undisclosed" if row["items_delivered"] else "none reported"
+        return _("undisclosed") if row["items_undisclosed"] else _("not given")
+    return _("undisclosed") if row["items_delivered"] else _("none reported")
 
 
 def by_item(document, context, layout):
@@ -372,15 +398,15 @@ def by_item(document, context, layout):
     size = LAYOUTS[layout]
     rows = document["results"][:size["rows"]]
     if not rows:
-        return _empty(context, layout, "No item lines.")
-    labels = [_wrap(r["label"], size["wrap"], f"+{r['items_undisclosed']} undisclosed" if r["items_undisclosed"]
-                    else "") for r in rows]
+        return _empty(context, layout, _("No item lines."))
+    labels = [_wrap(r["label"], size["wrap"], _("+%(count)s undisclosed") % {"count": r["items_undisclosed"]}
+                    if r["items_undisclosed"] else "") for r in rows]
     canvas = Canvas(context, layout, len(rows) * max(_row_height(size, labels), 34), legend_rows=1)
     axes = canvas.axes()
     positions = list(range(len(rows)))
     bars = _Bars()
-    for offset, key, stage, label in ((-0.2, "units_pledged", "announced", "Units pledged"),
-                                      (0.2, "units_delivered", "delivered", "Units delivered")):
+    for offset, key, stage, label in ((-0.2, "units_pledged", "announced", _("Units pledged")),
+                                      (0.2, "units_delivered", "delivered", _("Units delivered"))):
         widths = [float(r[key] or 0) for r in rows]
         container = axes.barh([p + offset for p in positions], widths, height=0.36, color=COLOURS[stage],
                               label=label)
@@ -393,19 +419,19 @@ def by_item(document, context, layout):
     axes.set_ylim(len(rows) - 0.5, -0.5)
     _value_axis(axes.xaxis, size, integer=True)
     axes.set_xlim(0, max(axes.get_xlim()[1], 1) * 1.18)
-    canvas.style(axes, "x", "units")
+    canvas.style(axes, "x", _("units"))
     canvas.legend(axes, 2)
     return canvas.figure, bars
 
 
 # name -> (summary grouping, drawing function, heading)
 CHARTS = {
-    "nations": ("nation", by_nation, "Contributors"),
-    "objectives": ("objective", by_objective, "Objectives: coverage of each target"),
-    "kinds": ("kind", by_kind, "By kind of support"),
-    "statuses": ("status", by_status, "Pledges by status"),
-    "timeline": ("month", timeline, "Totals, month by month"),
-    "items": ("item", by_item, "Equipment: units pledged and delivered"),
+    "nations": ("nation", by_nation, gettext_lazy("Contributors")),
+    "objectives": ("objective", by_objective, gettext_lazy("Objectives: coverage of each target")),
+    "kinds": ("kind", by_kind, gettext_lazy("By kind of support")),
+    "statuses": ("status", by_status, gettext_lazy("Pledges by status")),
+    "timeline": ("month", timeline, gettext_lazy("Totals, month by month")),
+    "items": ("item", by_item, gettext_lazy("Equipment: units pledged and delivered")),
 }
 SVG = "http://www.w3.org/2000/svg"
 ET.register_namespace("", SVG)
@@ -415,7 +441,9 @@ ET.register_namespace("xlink", "http://www.w3.org/1999/xlink")
 def render_svg(name, document, context, layout="desktop"):
     """The chart `name` of a summary document as SVG text, for `layout` ("desktop" or "phone")."""
     _, draw, heading = CHARTS[name]
-    context.titled(heading[:1].lower() + heading[1:])
+    heading = str(heading)
+    # After the coalition's name: "Coalition X: contributors"; German keeps its nouns' capitals.
+    context.titled(heading if translation.get_language().startswith("de") else heading[:1].lower() + heading[1:])
     figure, bars = draw(document, context, layout if layout in LAYOUTS else "desktop")
     FigureCanvasSVG(figure)
     out = io.StringIO()

@@ -3,8 +3,10 @@ many pledges it counts and how many of them have no value."""
 from decimal import Decimal
 
 from django import template
+from django.utils import formats
 from django.utils.html import format_html
-from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext, pgettext
 
 register = template.Library()
 
@@ -14,7 +16,14 @@ def eur(value, missing="—"):
     """€1,234,567 (whole euros); `missing` when there is no figure."""
     if value is None or value == "":
         return missing
-    return f"€{Decimal(value):,.0f}"
+    return _("€%(amount)s") % {"amount": grouped(Decimal(value), 0)}
+
+
+def grouped(value, places):
+    """A number in the reader's language: 1,234.50 in English, 1.234,50 in German, 1 234,50 in French. Rounded
+    (half to even, as Python formats a Decimal), never cut: Django's number_format would cut the digits."""
+    return formats.number_format(Decimal(value).quantize(Decimal(1).scaleb(-places)), places, use_l10n=True,
+                                 force_grouping=True)
 
 
 @register.filter
@@ -23,17 +32,18 @@ def eur_short(value, missing="—"):
     if value is None or value == "":
         return missing
     value = Decimal(value)
-    for size, word in ((Decimal(10) ** 9, "billion"), (Decimal(10) ** 6, "million")):
-        if abs(value) >= size:
-            return f"€{value / size:,.2f} {word}"
-    return f"€{value:,.0f}"
+    if abs(value) >= 10 ** 9:
+        return _("€%(amount)s billion") % {"amount": grouped(value / 10 ** 9, 2)}
+    if abs(value) >= 10 ** 6:
+        return _("€%(amount)s million") % {"amount": grouped(value / 10 ** 6, 2)}
+    return eur(value)
 
 
 @register.filter
 def percent(value):
     if value is None:
         return "—"
-    return f"{Decimal(value):,.2f}%"
+    return _("%(number)s%%") % {"number": grouped(Decimal(value), 2)}
 
 
 @register.filter
@@ -41,11 +51,15 @@ def number(value):
     if value is None:
         return "—"
     value = Decimal(value)
-    return f"{value:,.0f}" if value == value.to_integral_value() else f"{value:,.2f}"
+    return grouped(value, 0 if value == value.to_integral_value() else 2)
 
 
-def _pledges(count):
-    return f"{count} pledge{'s' if count != 1 else ''}"
+def pledges_text(count):
+    """"1 pledge", "7 pledges", in the reader's language."""
+    return ngettext("%(count)s pledge", "%(count)s pledges", count) % {"count": count}
+
+
+_pledges = pledges_text
 
 
 @register.simple_tag
@@ -53,15 +67,16 @@ def figure(fig, short=False):
     """A summary figure as a reader should read it, linked to the pledges it counts:
     "€1.2 billion" (+ "2 more not valued"), "not valued (3 pledges)", or "none"."""
     if not fig or not fig["pledges"] or not fig["pledges_url"]:
-        return mark_safe('<span class="none" title="no pledges">none</span>')
+        return format_html('<span class="none" title="{}">{}</span>', _("no pledges"), pgettext("figure", "none"))
     if fig["eur"] is None:
-        return format_html('<a href="{}" class="unknown">not valued</a> <span class="muted">({})</span>',
-                           fig["pledges_url"], _pledges(fig["pledges"]))
+        return format_html('<a href="{}" class="unknown">{}</a> <span class="muted">({})</span>',
+                           fig["pledges_url"], _("not valued"), _pledges(fig["pledges"]))
     shown = eur_short(fig["eur"]) if short else eur(fig["eur"])
-    link = format_html('<a href="{}" title="{} from {}">{}</a>', fig["pledges_url"], eur(fig["eur"]),
-                       _pledges(fig["pledges"] - fig["not_valued"]), shown)
+    link = format_html('<a href="{}" title="{}">{}</a>', fig["pledges_url"], _("%(amount)s from %(pledges)s") % {
+        "amount": eur(fig["eur"]), "pledges": _pledges(fig["pledges"] - fig["not_valued"])}, shown)
     if fig["not_valued"]:
-        return format_html('{} <span class="unknown">+ {} not valued</span>', link, fig["not_valued"])
+        return format_html('{} <span class="unknown">{}</span>', link,
+                           _("+ %(count)s not valued") % {"count": fig["not_valued"]})
     return link
 
 
@@ -69,25 +84,28 @@ def figure(fig, short=False):
 def figure_count(fig):
     """"from 7 pledges; 2 more not valued": what a headline figure counts."""
     if not fig or not fig["pledges"]:
-        return "no pledges"
+        return _("no pledges")
     valued = fig["pledges"] - fig["not_valued"]
-    text = f"from {_pledges(valued)}" if valued else f"{_pledges(fig['pledges'])}, none valued"
-    if valued and fig["not_valued"]:
-        text += f"; {fig['not_valued']} more not valued"
+    if not valued:
+        return _("%(pledges)s, none valued") % {"pledges": _pledges(fig["pledges"])}
+    text = _("from %(pledges)s") % {"pledges": _pledges(valued)}
+    if fig["not_valued"]:
+        text = _("%(text)s; %(count)s more not valued") % {"text": text, "count": fig["not_valued"]}
     return text
 
 
 @register.simple_tag
 def units(value, hidden=0, unknown=0, word="item"):
     """Units with what they leave out: "14", "14 + 2 items undisclosed", "undisclosed (3 items)"."""
+    things = (ngettext("%(count)s pledge", "%(count)s pledges", hidden) if word == "pledge"
+              else ngettext("%(count)s item", "%(count)s items", hidden)) % {"count": hidden}
     if value is None:
         if hidden:
-            plural = "s" if hidden != 1 else ""
-            return mark_safe(f'<span class="undisclosed">undisclosed</span> ({hidden} {word}{plural})')
+            return format_html('<span class="undisclosed">{}</span> ({})', _("undisclosed"), things)
         return "—"
     text = number(value)
     if hidden:
-        text += f" + {hidden} {word}{'s' if hidden != 1 else ''} undisclosed"
+        text = _("%(units)s + %(things)s undisclosed") % {"units": text, "things": things}
     return text
 
 
@@ -100,7 +118,7 @@ def _state(pledge, name):
 def quantity(pledge):
     """'12 aircraft', 'undisclosed' or '—' (none stated)."""
     if _state(pledge, "quantity_undisclosed"):
-        return mark_safe('<span class="undisclosed">undisclosed</span>')
+        return format_html('<span class="undisclosed">{}</span>', _("undisclosed"))
     if _state(pledge, "quantity") is None:
         return "—"
     return f"{number(_state(pledge, 'quantity'))} {_state(pledge, 'unit')}".strip()
@@ -113,13 +131,13 @@ def value(pledge, valuation="ecb"):
     if amount is not None:
         return eur(amount)
     if pledge.disclosure != "public":
-        return mark_safe('<span class="undisclosed">undisclosed</span>')
-    return mark_safe('<span class="unknown">not valued</span>')
+        return format_html('<span class="undisclosed">{}</span>', _("undisclosed"))
+    return format_html('<span class="unknown">{}</span>', _("not valued"))
 
 
 @register.simple_tag
 def example(flag):
-    return mark_safe('<span class="example">example</span>') if flag else ""
+    return format_html('<span class="example">{}</span>', _("example")) if flag else ""
 
 
 @register.simple_tag(takes_context=True)
@@ -144,17 +162,15 @@ def get_item(mapping, key):
 @register.simple_tag
 def announced(pledge):
     """The announcement date as precisely as the source gives it."""
-    from django.utils.dateformat import format as date_format
-
     day, precision = pledge.announced_on, pledge.announced_precision
     if day is None:
-        return "date unknown"
+        return _("date unknown")
     if precision == "month":
-        return date_format(day, "F Y")
+        return formats.date_format(day, "YEAR_MONTH_FORMAT")
     if precision == "year":
-        return date_format(day, "Y")
+        return formats.date_format(day, "Y")
     if precision == "until":
-        return "on or before " + date_format(day, "j M Y")
+        return _("on or before %(day)s") % {"day": formats.date_format(day, "DATE_FORMAT")}
     if precision == "unknown":
-        return "date uncertain (about " + date_format(day, "M Y") + ")"
-    return date_format(day, "j M Y")
+        return _("date uncertain (about %(month)s)") % {"month": formats.date_format(day, "YEAR_MONTH_FORMAT")}
+    return formats.date_format(day, "DATE_FORMAT")
