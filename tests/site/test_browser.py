@@ -56,7 +56,7 @@ def test_as_of_control_changes_the_figures_and_the_address(site):
     page.get_by_role("button", name="Show").click()
     page.wait_for_url(re.compile(r"as_of=2025-01-31"))
     assert headline_pledged(page) != today
-    assert "as they stood on 31 January 2025" in page.locator(".as-of").inner_text()
+    assert "as they stood on 31 Jan 2025" in page.locator(".as-of").inner_text()
     page.get_by_role("link", name="Back to today").click()
     page.wait_for_url(re.compile(r"^(?!.*as_of=2025)"))
     assert headline_pledged(page) == today

@@ -8,8 +8,21 @@ items it wrote carry the instant of the pledge's row.
 import datetime
 from decimal import Decimal
 
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
 from .models import Pledge, PledgeItem, StatusEvent
 
+# A pledge's public fields as readers read their names, in the reader's language (readers' pages and feeds).
+LABELS = {
+    "description": _("description"), "kind": _("kind"), "quantity": _("quantity"), "unit": _("unit"),
+    "quantity_undisclosed": _("quantity undisclosed"), "amount": _("amount"), "currency": _("currency"),
+    "eur_value": _("value (EUR)"), "source_eur_value": _("EUR value given by the source"),
+    "valuation_basis": _("valuation basis"), "is_conditional": _("is conditional"), "condition": _("condition"),
+    "announced_on": _("announced on"), "announced_precision": _("announced precision"),
+    "earmarked_from": _("earmarked from"), "earmarked_to": _("earmarked to"), "disclosure": _("disclosure"),
+    "status": _("status"), "delivered_quantity": _("delivered quantity"), "delivered_eur": _("delivered (EUR)"),
+}
 UNSHOWN = {"id", "updated_at", "created_at", "eur_rate", "eur_rate_date"}  # bookkeeping, or shown with the EUR value
 VERBS = {"+": "Added", "~": "Changed", "-": "Removed"}
 
@@ -19,7 +32,7 @@ def shown(value, field=None):
     if value is None or value == "":
         return "—"
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return gettext("yes") if value else gettext("no")
     if field is not None and field.choices:
         return str(dict(field.flatchoices).get(value, value))
     if isinstance(value, Decimal):

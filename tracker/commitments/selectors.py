@@ -18,7 +18,7 @@ from django.db.models.functions import Lag, TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .history import shown
+from .history import LABELS, shown
 from .models import (
     Coalition,
     DataVersion,
@@ -679,7 +679,6 @@ def release_changes(newer, older):
     published saves for an added or revised pledge, the save that withdrew it for a withdrawn one."""
     before = {row["pledge_id"]: row for row in older.released_pledges.values(*RELEASED_SHOWN)}
     after = {row["pledge_id"]: row for row in newer.released_pledges.values(*RELEASED_SHOWN)}
-    compared = {name: ReleasedPledge._meta.get_field(name) for name in ReleasedPledge.COMPARED}
     changes = []
     for pledge_id in sorted(before.keys() | after.keys()):
         old, new = before.get(pledge_id), after.get(pledge_id)
@@ -698,8 +697,7 @@ def release_changes(newer, older):
             "correction": change == "revised" and bool(set(fields) - ReleasedPledge.PROGRESS),
             "nation": row["nation__name"], "nation_slug": row["nation__slug"], "coalition": row["coalition__name"],
             "description": row["description"],
-            "fields": [(compared[name].verbose_name, _released_value(old, name), _released_value(new, name))
-                       for name in fields],
+            "fields": [(LABELS[name], _released_value(old, name), _released_value(new, name)) for name in fields],
             "reasons": [],
         })
     _attach_reasons(changes, *sorted([older.cut_at, newer.cut_at]))
@@ -795,7 +793,7 @@ def _public_change(row, fields):
         "nation": row["nation__name"], "nation_slug": row["nation__slug"], "coalition": row["coalition__name"],
         "description": row["description"], "reason": row["history_change_reason"] or "",
         "source_id": row["history_source_id"],
-        "fields": [(fields[name].verbose_name, _shown_exactly(row[f"was_{name}"], fields[name], row["was_currency"]),
+        "fields": [(LABELS[name], _shown_exactly(row[f"was_{name}"], fields[name], row["was_currency"]),
                     _shown_exactly(row[name], fields[name], row["currency"]))
                    for name in changed if change in ("revised", "progress")],
     }

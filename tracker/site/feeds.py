@@ -10,13 +10,15 @@ from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
+from django.utils.translation import get_language, gettext_lazy
+from django.utils.translation import gettext as _
 
 from tracker.commitments import selectors, summaries
 from tracker.commitments.models import Coalition, Release
 
 _host = contextvars.ContextVar("feed_host", default="localhost")
-HEADLINES = {"published": "published", "corrected": "corrected", "revised": "revised", "progress": "new stage",
-             "withdrawn": "withdrawn"}
+HEADLINES = {"published": gettext_lazy("published"), "revised": gettext_lazy("revised"),
+             "progress": gettext_lazy("new stage"), "withdrawn": gettext_lazy("withdrawn")}
 
 
 class ChangesFeed(Feed):
@@ -35,11 +37,13 @@ class ChangesFeed(Feed):
         return None
 
     def title(self, obj):
-        return "Coalition commitment tracker: changes" + (f" ({obj.name})" if obj else "")
+        if obj:
+            return _("Coalition commitment tracker: changes (%(name)s)") % {"name": obj.name}
+        return _("Coalition commitment tracker: changes")
 
     def subtitle(self, obj):
-        return ("Pledges published, corrected, moved to a new stage or withdrawn, and numbered releases, as readers "
-                "see them.")
+        return _("Pledges published, corrected, moved to a new stage or withdrawn, and numbered releases, as readers "
+                 "see them.")
 
     def link(self, obj):
         return reverse("site:releases")
@@ -49,7 +53,8 @@ class ChangesFeed(Feed):
 
     def items(self, obj):
         version = selectors.data_version(public=True)
-        key = summaries.cache_key(version, "feed", self.scope, "public", [("slug", obj.slug if obj else "")])
+        key = summaries.cache_key(version, f"feed|{get_language()}", self.scope, "public",
+                                  [("slug", obj.slug if obj else "")])
         return summaries.cached(key, lambda: self.changes(obj))
 
     def changes(self, obj):
@@ -61,10 +66,12 @@ class ChangesFeed(Feed):
 
     def item_title(self, item):
         if item["change"] == "release":
-            return f"Release {item['release'].number}: {item['release'].title}"
-        headline = HEADLINES[item["change"]]
+            return _("Release %(number)s: %(title)s") % {"number": item["release"].number,
+                                                          "title": item["release"].title}
         if item["change"] == "corrected":
-            headline = f"corrected (release {item['corrects']} showed the earlier figure)"
+            headline = _("corrected (release %(number)s showed the earlier figure)") % {"number": item["corrects"]}
+        else:
+            headline = HEADLINES[item["change"]]
         return f"{item['nation']}: {headline}: {item['description'][:120]}"
 
     def item_description(self, item):

@@ -16,7 +16,7 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 
 from tracker.commitments import selectors, summaries
 from tracker.commitments.filters import InvalidQuery, pop_release
-from tracker.commitments.history import shown
+from tracker.commitments.history import LABELS, shown
 from tracker.commitments.models import (
     Coalition,
     ItemDelivery,
@@ -185,8 +185,8 @@ def _published_history(pledge):
     for older, newer in zip(records, records[1:], strict=False):
         names = [name for name in PUBLIC_HISTORY_FIELDS if getattr(older, name) != getattr(newer, name)]
         if names:
-            fields = [(field.verbose_name, shown(getattr(older, name), field), shown(getattr(newer, name), field))
-                      for field in map(pledge._meta.get_field, names) for name in [field.name]]
+            fields = [(LABELS[field.name], shown(getattr(older, field.name), field),
+                       shown(getattr(newer, field.name), field)) for field in map(pledge._meta.get_field, names)]
             # A change to more than progress, after a release showed the pledge, corrects that release.
             corrects = next((r for r in reversed(released) if r.cut_at < newer.history_date), None) \
                 if set(names) - ReleasedPledge.PROGRESS else None

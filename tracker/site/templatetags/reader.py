@@ -3,10 +3,12 @@ many pledges it counts and how many of them have no value."""
 from decimal import Decimal
 
 from django import template
+from django.conf import settings
+from django.urls import translate_url
 from django.utils import formats
 from django.utils.html import format_html
+from django.utils.translation import get_language, ngettext, pgettext
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext, pgettext
 
 register = template.Library()
 
@@ -174,3 +176,18 @@ def announced(pledge):
     if precision == "unknown":
         return _("date uncertain (about %(month)s)") % {"month": formats.date_format(day, "YEAR_MONTH_FORMAT")}
     return formats.date_format(day, "DATE_FORMAT")
+
+
+@register.simple_tag(takes_context=True)
+def language_links(context):
+    """[(code, name, this page in that language, whether it is the current one)] for the language switcher."""
+    path, current = context["request"].get_full_path(), get_language()
+    return [(code, name, translate_url(path, code), code == current) for code, name in settings.LANGUAGES]
+
+
+@register.filter
+def eur_exact(value):
+    """€12.34: euros with their cents when there are any (per-person figures)."""
+    if value is None:
+        return "—"
+    return _("€%(amount)s") % {"amount": number(value)}
