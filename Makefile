@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install browser migrate demo run test lint check-deploy bench bench-import scale-check clean
+.PHONY: install browser migrate demo run test lint check-deploy bench bench-import scale-check clean messages compile-messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,14 @@ test: install browser
 
 lint: install
 	$(BIN)/ruff check .
+
+# The reader site's translations (tracker/locale): extract new strings, then compile what translators wrote.
+# Both need GNU gettext (Debian's gettext package); the compiled .mo files are committed, so nothing else does.
+messages: install
+	cd tracker && ../$(BIN)/python ../manage.py makemessages -l de -l fr -l uk --no-location --no-obsolete
+
+compile-messages: install
+	cd tracker && ../$(BIN)/python ../manage.py compilemessages
 
 # Fills PostgreSQL (BENCH_DB_URL, default tracker_bench on 127.0.0.1) with BENCH_PLEDGES synthetic pledges
 # (default 1,000,000), serves the app with gunicorn and prints requests/second as ratios to a raw view.

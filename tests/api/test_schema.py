@@ -17,6 +17,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tracker.api.models import ApiToken
+from tracker.commitments.summaries import GROUPINGS
 from tracker.wsgi import application
 
 schema = schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", application)
@@ -186,6 +187,7 @@ def test_real_responses_match_the_schema(demo, path):
 ROLES = os.environ.get("SCHEMA_FUZZ_ROLES", "anonymous,editor,reviewer").split(",")
 assert set(ROLES) <= {"anonymous", "editor", "reviewer"}, f"SCHEMA_FUZZ_ROLES: unknown role in {ROLES}"
 CASES = {role: 0 for role in ROLES}
+GROUPED_SUMMARIES = {f"/api/v1/summaries/{path}/" for grouping, path in GROUPINGS.items() if grouping != "totals"}
 
 
 @pytest.fixture
@@ -204,5 +206,9 @@ def credentials(request):
 @schema.parametrize()
 @FUZZ
 def test_every_operation_passes_every_check_for_every_role(case, demo, role, credentials):
+    if role != "anonymous" and case.path in GROUPED_SUMMARIES:
+        # One view serves every summary with the same parameters; staff differ from readers in what they see,
+        # which totals/ shows: the other groupings are fuzzed for the anonymous reader only (CI time).
+        pytest.skip("grouped summaries: fuzzed for the anonymous reader")
     CASES[role] += 1
     case.call_and_validate(headers=credentials, checks=EVERY_CHECK)
