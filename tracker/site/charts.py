@@ -317,7 +317,7 @@ def by_objective(document, context, layout):
     axes.set_ylim(len(rows) - 0.5, -0.5)
     axes.set_xlim(0, max([100, *[f + c for f, c in zip(firm, conditional, strict=True)]]) * 1.08)
     _value_axis(axes.xaxis, size, percent=True)
-    canvas.style(axes, "x", _("% of target"))
+    canvas.style(axes, "x", _("share of target (%)"))
     canvas.legend(axes, 2 if layout == "desktop" else 1)
     return canvas.figure, bars
 

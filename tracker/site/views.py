@@ -12,6 +12,8 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.templatetags.static import static
 from django.urls import reverse
+from django.utils import formats
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.clickjacking import xframe_options_exempt
 
 from tracker.commitments import selectors, summaries
@@ -274,6 +276,10 @@ def chart_svg(request, slug, name):
     return response
 
 
+EMBED_FIRST_COLUMN = {"nation": gettext_lazy("Contributor"), "objective": gettext_lazy("Objective"),
+                      "kind": gettext_lazy("Kind"), "status": gettext_lazy("Status"), "month": gettext_lazy("Month")}
+
+
 @xframe_options_exempt
 @csp_replace({"frame-ancestors": ["*"]})  # any site may frame it: that is what it is for
 def chart_embed(request, slug, name):
@@ -286,7 +292,8 @@ def chart_embed(request, slug, name):
     embed_url = request.build_absolute_uri(request.get_full_path())
     context = {
         "coalition": coalition, "selection": selection, "name": name, "heading": heading, "document": document,
-        "grouping": grouping, "downloads": {k: {f: request.build_absolute_uri(u) for f, u in v.items()}
+        "grouping": grouping, "first": EMBED_FIRST_COLUMN.get(grouping),
+        "downloads": {k: {f: request.build_absolute_uri(u) for f, u in v.items()}
                                             for k, v in downloads(selection, [grouping]).items()},
         "svg": {layout: charts.render_svg(name, document, chart_context, layout) for layout in charts.LAYOUTS},
         "example": chart_context.example,
@@ -315,8 +322,9 @@ def release_list(request):
 
 def citation(request, release):
     """How to cite a release: names the tracker, the release and its date, and a link that keeps answering."""
-    return (f'Coalition commitment tracker, release {release.number}: "{release.title}" '
-            f'({release.cut_at.day} {release.cut_at:%B %Y}). {request.build_absolute_uri(release.get_absolute_url())}')
+    return gettext('Coalition commitment tracker, release %(number)s: "%(title)s" (%(day)s). %(url)s') % {
+        "number": release.number, "title": release.title, "day": formats.date_format(release.cut_at, "DATE_FORMAT"),
+        "url": request.build_absolute_uri(release.get_absolute_url())}
 
 
 def release_detail(request, number):

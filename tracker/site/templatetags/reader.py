@@ -191,3 +191,11 @@ def eur_exact(value):
     if value is None:
         return "—"
     return _("€%(amount)s") % {"amount": number(value)}
+
+
+@register.filter
+def stage_name(stage):
+    """A stage's name in the reader's language: the stages are named after the statuses that open them."""
+    from tracker.commitments.models import Status
+
+    return Status(stage).label
