@@ -66,7 +66,7 @@ def about_sheet(workbook, data):
     for name, value in about.items():
         sheet.append([name, _xlsx_value(value)])
     for stage, text in (data.get("stages") or {}).items():
-        sheet.append([f"stage: {stage}", text])
+        sheet.append([f"stage: {stage}", str(text)])
     sheet.append(["unknown values", "a figure's eur is empty when none of its pledges has a value; not_valued "
                                     "counts the pledges it leaves out. Unknown is never 0."])
 
