@@ -45,3 +45,11 @@ def test_api_reads_with_a_key_and_the_admin_are_private(alice, client, demo):
 def test_the_lifetimes_come_from_the_settings(client, demo, settings):
     settings.PUBLIC_CACHE_MAX_AGE, settings.PUBLIC_CACHE_S_MAXAGE = 5, 7
     assert {"max-age=5", "s-maxage=7"} <= directives(client.get("/pledges/"))
+
+
+@pytest.mark.django_db
+def test_no_answer_varies_on_the_browsers_language_as_the_url_alone_names_it(client):
+    for path, language in (("/", "en-gb"), ("/de/", "de"), ("/uk/methodology/", "uk"), ("/api/v1/", "en-gb")):
+        response = client.get(path, HTTP_ACCEPT_LANGUAGE="fr")
+        assert response["Content-Language"] == language, path
+        assert "accept-language" not in response.get("Vary", "").lower(), path

@@ -7,6 +7,7 @@ key sees, anything that sets a cookie, and the admin are `private`: no shared ca
 request headers an answer depends on, so a cache never hands one person's view to another.
 """
 from django.conf import settings
+from django.middleware.locale import LocaleMiddleware
 from django.utils.cache import patch_cache_control, patch_vary_headers
 
 PRIVATE_PREFIXES = ("/admin/",)
@@ -42,3 +43,19 @@ class PublicCacheMiddleware:
                 and not (user is not None and user.is_authenticated)
                 and not response.cookies
                 and "private" not in control and "no-store" not in control)
+
+
+class LanguageByPathMiddleware(LocaleMiddleware):
+    """Django's LocaleMiddleware, for a site whose URL alone names its language (English unprefixed, /de/, /fr/,
+    /uk/; the API and admin always English): no answer depends on Accept-Language, so none says it varies on it.
+    Django's would, for every unprefixed URL, and a shared cache would keep a copy per browser language."""
+
+    def process_response(self, request, response):
+        response = super().process_response(request, response)
+        if response.has_header("Vary"):
+            kept = [h.strip() for h in response["Vary"].split(",") if h.strip().lower() != "accept-language"]
+            if kept:
+                response["Vary"] = ", ".join(kept)
+            else:
+                del response.headers["Vary"]
+        return response

@@ -67,7 +67,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "tracker.caching.PublicCacheMiddleware",  # outside sessions: it sees the cookies they set
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",  # the reader site in four languages, by URL prefix (/de/, ...)
+    "tracker.caching.LanguageByPathMiddleware",  # the reader site in four languages, by URL prefix (/de/, ...)
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

@@ -184,3 +184,23 @@ def test_a_pledges_page_labels_a_change_to_a_released_figure_as_a_correction(cli
     before = page[page.index("Before any release"):page.index("</h3>", page.index("Before any release"))]
     assert "Correction to" in after[:after.index("</h3>")] and "release 1" in after[:after.index("</h3>")]
     assert "Correction" not in before
+
+
+def test_a_reviewer_cuts_a_release_in_the_admin_and_an_editor_cannot(client, demo, rita, alice):
+    client.force_login(alice)
+    assert client.get("/admin/commitments/release/").status_code == 200  # editors see the releases
+    assert client.get("/admin/commitments/release/add/").status_code == 403
+    assert client.post("/admin/commitments/release/add/", {"title": "Mine"}).status_code == 403
+    client.force_login(rita)
+    response = client.post("/admin/commitments/release/add/", {"title": "December update", "notes": "Paris pledges."})
+    assert response.status_code == 302
+    release = Release.objects.get()
+    assert (release.number, release.title, release.cut_by) == (1, "December update", rita)
+    assert release.documents.exists() and release.released_pledges.count() == release.pledges
+    page = client.get(f"/admin/commitments/release/{release.pk}/change/").content.decode()
+    assert "December update" in page and 'name="title"' in page
+    client.post(f"/admin/commitments/release/{release.pk}/change/", {"title": "December 2026 update", "notes": ""})
+    release.refresh_from_db()
+    assert release.title == "December 2026 update" and release.number == 1
+    assert release.history.count() == 2
+    assert client.post(f"/admin/commitments/release/{release.pk}/delete/").status_code == 403

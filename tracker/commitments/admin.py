@@ -8,6 +8,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.html import format_html
@@ -583,9 +584,22 @@ class ReleaseAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # a release is cited: it stays
 
+    def add_view(self, request, form_url="", extra_context=None):
+        """Cutting a release reads everything published in one snapshot, so it runs in a transaction of its own
+        rather than inside the one the admin opens around a change form."""
+        if request.method != "POST":
+            return super().add_view(request, form_url, extra_context)
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = self.get_form(request)(request.POST)
+        if not form.is_valid():
+            return super().add_view(request, form_url, extra_context)  # shows the errors by field
+        release = services.cut_release(user=request.user, title=form.cleaned_data["title"],
+                                       notes=form.cleaned_data["notes"])
+        self.log_addition(request, release, [{"added": {}}])
+        self.message_user(request, f"Release {release.number} cut: {release.pledges} published pledges frozen.",
+                          messages.SUCCESS)
+        return redirect("admin:commitments_release_change", release.pk)
+
     def save_model(self, request, obj, form, change):
-        if change:
-            services.save_record(obj, user=request.user, reason="Title or notes changed")
-            return
-        release = services.cut_release(user=request.user, title=obj.title, notes=obj.notes)
-        obj.pk, obj.number = release.pk, release.number
+        services.save_record(obj, user=request.user, reason="Title or notes changed")

@@ -783,8 +783,9 @@ def cut_release(*, user, title, notes="", operator=False):
     if not operator and not can_publish(user):
         raise PermissionDenied("Only reviewers may cut a release.")
     release = Release(title=(title or "").strip(), notes=(notes or "").strip(), cut_by=_user_or_none(user))
+    snapshot = connection.vendor == "postgresql" and not connection.in_atomic_block
     with transaction.atomic():
-        if connection.vendor == "postgresql":
+        if snapshot:  # only a transaction's first statement may set it (inside a caller's, the caller's level holds)
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         # One release at a time: the number is the next one, and the lock keeps two reviewers from racing for it.
