@@ -1,6 +1,8 @@
 """The reader site in English, German, French and Ukrainian: every page and chart in each language, with no English
 left in it, numbers and dates in the reader's format, and the API in English whatever the reader's language."""
+import csv
 import datetime
+import io
 import re
 from decimal import Decimal
 from html.parser import HTMLParser
@@ -210,3 +212,25 @@ def test_a_release_reads_in_the_readers_language_too(client, corrected):
     assert "Ausgabe 1" in page
     kinds = client.get("/de/?release=1").content.decode()
     assert "Militärisch" in kinds or "Militär" in kinds
+
+
+def test_every_summary_download_has_its_headings_in_the_readers_language(client, corrected):
+    from tracker.commitments.summaries import GROUPINGS
+
+    for path in GROUPINGS.values():
+        url = f"/api/v1/summaries/{path}/"
+        def headings(language=None, url=url):
+            query = {"format": "csv", **({"lang": language} if language else {})}
+            return next(csv.reader(io.StringIO(client.get(url, query).content.decode())))
+
+        keys, english = headings(), headings("en-gb")
+        assert [name for name in english if "_" in name] == [], path  # every key has a name
+        for language in LANGUAGES:
+            translated = headings(language)
+            assert len(translated) == len(keys)
+            assert [h for h, e in zip(translated, english, strict=True) if h == e] == [], (path, language)
+    json = client.get("/api/v1/summaries/totals/", {"lang": "de"}).json()
+    assert "firm" in json["results"][0]  # JSON keys stay English
+    assert client.get("/api/v1/summaries/totals/", {"lang": "xx"}).status_code == 400
+    page = client.get("/de/").content.decode()
+    assert "format=csv&amp;lang=de" in page and "format=csv&amp;lang" not in client.get("/").content.decode()

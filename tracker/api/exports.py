@@ -6,8 +6,12 @@ prefixed with a quote, so a pledge's description can never execute in a reader's
 import csv
 import datetime
 import io
+import re
 from decimal import Decimal
 
+from django.utils import translation
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from openpyxl import Workbook
 from rest_framework import renderers
 
@@ -41,6 +45,68 @@ def context(data):
             "valuation": data.get("valuation", "ecb"),
             "filters": "; ".join(f"{k}={v}" for k, v in (data.get("filters") or {}).items()),
             "generated_at": data.get("generated_at")}
+
+
+# Column headings of summary downloads in the reader's language (`lang=` on a summary; the reader pages ask for
+# their own). JSON keys, and the pledge file's columns (which import back), stay English.
+COMMITMENT_WORDS = {"firm": _("firm"), "conditional": _("conditional")}
+STAGE_WORDS = {"announced": _("pledged"), "committed": _("committed"), "delivered": _("delivered")}
+MEASURE_WORDS = {"eur": _("EUR"), "pledges": _("pledges"), "not_valued": _("not valued"),
+                 "pledges_url": _("link to the pledges")}
+FIGURE_COLUMN = re.compile(r"^(firm|conditional)_(announced|committed|delivered)_(eur|pledges|not_valued|pledges_url)$")
+COLUMN_WORDS = {
+    "key": _("key"), "label": _("name"), "pledges": _("pledges"), "pass_through": _("by pass-through funds"),
+    "example": _("example data"), "pledges_url": _("link to the pledges"),
+    "delivery_gap_eur": _("committed, not yet delivered (EUR)"),
+    "delivery_gap_bound": _("committed, not yet delivered: exact, at least, at most or unknown"),
+    "extra_code": _("country code"), "extra_kind": _("kind of contributor"), "extra_nations": _("contributors"),
+    "extra_is_example": _("example data (record)"), "extra_is_pass_through": _("pass-through fund"),
+    "extra_figures_year": _("year of GDP and population"), "extra_figures_source": _("source of GDP and population"),
+    "extra_share_of_gdp_percent": _("firm pledged, share of GDP (%)"),
+    "extra_eur_per_capita": _("firm pledged per person (EUR)"), "extra_position": _("position"),
+    "extra_target_eur": _("target (EUR)"), "extra_target_quantity": _("target (units)"),
+    "extra_target_unit": _("target unit"), "extra_shortfall_eur": _("shortfall (EUR)"),
+    "extra_coverage_eur_percent": _("coverage by firm pledges, percent of the EUR target"),
+    "extra_coverage_eur_complete": _("coverage in EUR complete"),
+    "extra_conditional_would_add_eur_percent": _("conditional pledges would add, percent of the EUR target"),
+    "extra_coverage_quantity_percent": _("coverage by firm pledges, percent of the target units"),
+    "extra_coverage_quantity_complete": _("coverage in units complete"),
+    "extra_conditional_would_add_quantity_percent": _("conditional pledges would add, percent of the target units"),
+    "extra_units_firm_quantity": _("units, firm"), "extra_units_firm_pledges": _("pledges with units, firm"),
+    "extra_units_firm_undisclosed": _("pledges of undisclosed size, firm"),
+    "extra_units_conditional_quantity": _("units, conditional"),
+    "extra_units_conditional_pledges": _("pledges with units, conditional"),
+    "extra_units_conditional_undisclosed": _("pledges of undisclosed size, conditional"),
+    "item_type": _("category"), "items": _("item lines"), "units_pledged": _("units pledged"),
+    "items_undisclosed": _("item lines of undisclosed size"), "items_not_given": _("item lines with no number"),
+    "units_delivered": _("units delivered"), "items_delivered": _("item lines delivered"),
+    "items_delivered_undisclosed": _("item lines delivered, size undisclosed"),
+    "release": _("release"), "as_of": _("as of"), "valuation": _("valuation"), "filters": _("filters"),
+    "generated_at": _("made at"),
+}
+
+
+def headings(header, language=None):
+    """The header row: the columns' keys, or with `language` their names in it (a key with no name stays a key)."""
+    if not language:
+        return header
+    with translation.override(language):
+        return [str(COLUMN_WORDS[key]) if key in COLUMN_WORDS else _figure_heading(key) for key in header]
+
+
+def _figure_heading(key):
+    found = FIGURE_COLUMN.match(key)
+    if not found:
+        return key
+    commitment, stage, measure = found.groups()
+    return gettext("%(stage)s (%(commitment)s): %(measure)s") % {
+        "stage": STAGE_WORDS[stage], "commitment": COMMITMENT_WORDS[commitment], "measure": MEASURE_WORDS[measure]}
+
+
+def column_language(renderer_context):
+    """The language a summary view asked its download's headings in (SummaryView: `lang=`), or None."""
+    response = (renderer_context or {}).get("response")
+    return getattr(response, "column_language", None)
 
 
 def table(data):
@@ -82,7 +148,7 @@ class CSVRenderer(renderers.BaseRenderer):
         header, rows = table(data)
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=header, extrasaction="ignore")
-        writer.writeheader()
+        writer.writerow(dict(zip(header, headings(header, column_language(renderer_context)), strict=True)))
         for row in rows:
             writer.writerow({key: safe_cell(value) for key, value in row.items()})
         return out.getvalue().encode("utf-8")
@@ -98,7 +164,7 @@ class XLSXRenderer(renderers.BaseRenderer):
         header, rows = table(data if isinstance(data, (dict, list)) else {})
         workbook = Workbook(write_only=True)
         sheet = workbook.create_sheet("data")
-        sheet.append(header)
+        sheet.append(headings(header, column_language(renderer_context)))
         for row in rows:
             sheet.append([_xlsx_value(row.get(key)) for key in header])
         about_sheet(workbook, data)

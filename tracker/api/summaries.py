@@ -7,6 +7,7 @@ many pledges it sums, and links to the pledge list that produces it.
 """
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.urls import reverse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
@@ -121,6 +122,9 @@ class SummarySerializer(drf.Serializer):
         required=False, help_text="by-nation only: how much of each firm figure rests on the largest contributors")
 
 
+DOWNLOAD_LANGUAGES = [code for code, _ in settings.LANGUAGES]
+
+
 def api_link(query):
     """The API pledge list that a summary figure sums."""
     return reverse("api:pledge-list") + ("?" + urlencode(query) if query else "")
@@ -131,6 +135,9 @@ SUMMARY_PARAMS = [
     OpenApiParameter("release", {"type": "integer", "minimum": 1},
                      description="answer exactly as numbered release n did (the whole tracker, a coalition, a nation "
                                  "or an objective, either valuation; no other filter or date)"),
+    OpenApiParameter("lang", OpenApiTypes.STR, enum=DOWNLOAD_LANGUAGES,
+                     description="CSV and XLSX: the column headings in this language (the reader pages ask for "
+                                 "theirs); JSON keys are English whatever it says"),
     OpenApiParameter("year", {"type": "integer", "minimum": 1900, "maximum": 2100},
                      description="by-nation: GDP and population of this year, 1900 to 2100 (default: each nation's "
                                  "latest on record)"),
@@ -163,6 +170,9 @@ class SummaryView(ConditionalGetMixin, APIView):
     def get(self, request):
         params = request.query_params.copy()
         params.pop("format", None)
+        language = params.pop("lang", [None])[-1] or None
+        if language is not None and language not in DOWNLOAD_LANGUAGES:
+            raise ValidationError({"lang": f"One of {', '.join(DOWNLOAD_LANGUAGES)}."})
         year = params.pop("year", [None])[-1] or None
         if year is not None and not (year.isascii() and year.isdigit() and 1900 <= int(year) <= 2100):
             raise ValidationError({"year": "A year from 1900 to 2100."})
@@ -178,8 +188,9 @@ class SummaryView(ConditionalGetMixin, APIView):
             raise ValidationError(error.errors) from None
         if selection.release is not None:
             document["release"]["url"] = request.build_absolute_uri(document["release"]["url"])
-            return attach_filename(Response(absolute_links(document, request)),
-                                   f"summary-{self.grouping}-release-{selection.release.number}",
+            response = Response(absolute_links(document, request))
+            response.column_language = language
+            return attach_filename(response, f"summary-{self.grouping}-release-{selection.release.number}",
                                    request.query_params.get("format"))
         audience = "staff" if is_staff_reader(request.user) else "public"
         # Links are absolute, so a downloaded table still leads to its pledges: the host is part of the key.
@@ -192,6 +203,7 @@ class SummaryView(ConditionalGetMixin, APIView):
             document = {**document, "extends_release": {
                 **document["extends_release"], "url": request.build_absolute_uri(document["extends_release"]["url"])}}
         response = Response(document)
+        response.column_language = language  # read by the CSV and XLSX renderers; JSON keys stay English
         return attach_filename(response, f"summary-{self.grouping}", request.query_params.get("format"))
 
 

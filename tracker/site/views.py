@@ -6,6 +6,7 @@ The query string carries the filters and the "as of" date, so any view can be sh
 from urllib.parse import urlencode
 
 from csp.decorators import csp_replace
+from django.conf import settings
 from django.core.paginator import Paginator
 from django.db.models import Count, Sum
 from django.http import Http404, HttpResponse
@@ -13,7 +14,7 @@ from django.shortcuts import get_object_or_404, render
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import formats
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import get_language, gettext, gettext_lazy
 from django.views.decorators.clickjacking import xframe_options_exempt
 
 from tracker.commitments import selectors, summaries
@@ -52,12 +53,15 @@ def bad_query(request, error):
 
 
 def downloads(selection, groupings):
-    """CSV and XLSX links for each summary table: the API's summaries with the same filters and date."""
+    """CSV and XLSX links for each summary table: the API's summaries with the same filters and date, their column
+    headings in the page's language."""
+    language = get_language()
+    heading = f"&lang={language}" if language != settings.LANGUAGE_CODE else ""
     links = {}
     for grouping in groupings:
         name = "summary-totals" if grouping == "totals" else f"summary-{grouping}"
         base = reverse(f"api:{name}") + "?" + selection.querystring()
-        links[grouping] = {fmt: f"{base}&format={fmt}" for fmt in ("csv", "xlsx")}
+        links[grouping] = {fmt: f"{base}&format={fmt}{heading}" for fmt in ("csv", "xlsx")}
     return links
 
 
