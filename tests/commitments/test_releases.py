@@ -3,11 +3,13 @@ changed since, why, and on which source."""
 import csv
 import datetime
 import io
+import threading
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.core.management import CommandError, call_command
+from django.db import connection, connections
 from django_countries.fields import Country
 
 from tests.factories import SourceFactory, StatusEventFactory
@@ -204,3 +206,40 @@ def test_a_reviewer_cuts_a_release_in_the_admin_and_an_editor_cannot(client, dem
     assert release.title == "December 2026 update" and release.number == 1
     assert release.history.count() == 2
     assert client.post(f"/admin/commitments/release/{release.pk}/delete/").status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_reviewers_cutting_at_once_get_the_next_two_numbers_while_an_editor_writes(rita, alice):
+    """Each cut reads one snapshot; the second to write its number finds it taken and cuts again."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite allows one writer at a time: the cuts take turns")
+    call_command("load_demo")  # committed, as the threads' own connections must see it
+    failures = []
+
+    def run(action):
+        try:
+            action()
+        except Exception as error:  # noqa: BLE001 - reported by the assertion below
+            failures.append(error)
+        finally:
+            connections.close_all()
+
+    pledge = valued_pledge()
+
+    def edit():
+        for n in range(5):
+            fresh = Pledge.objects.get(pk=pledge.pk)
+            fresh.description = f"Edited while releases are cut ({n})"
+            services.save_record(fresh, user=alice, reason="Wording")
+
+    threads = [threading.Thread(target=run, args=(lambda t=title: services.cut_release(user=rita, title=t),))
+               for title in ("A", "B")] + [threading.Thread(target=run, args=(edit,))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert failures == []
+    assert sorted(Release.objects.values_list("number", flat=True)) == [1, 2]
+    for release in Release.objects.all():  # each is whole: its documents and pledges agree with its count
+        assert release.released_pledges.count() == release.pledges
+        assert release.documents.count() == 8 * len(selectors.release_scopes())

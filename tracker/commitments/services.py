@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import F, Max, Min
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 from django.urls import reverse
@@ -779,21 +779,38 @@ def cut_release(*, user, title, notes="", operator=False):
     published dataset as CSV and XLSX. Only reviewers may (`operator=True`: whoever runs the server's command).
 
     The data is read in one snapshot (REPEATABLE READ on PostgreSQL; SQLite's transaction is one already), so the
-    figures, documents and files agree with each other even while editors write."""
+    figures, documents and files agree with each other even while editors write. Two reviewers cutting at once
+    race for the same number: the database's unique number refuses the second, which cuts again from a fresh
+    snapshot (as it does when the database cannot keep its snapshot serializable)."""
     if not operator and not can_publish(user):
         raise PermissionDenied("Only reviewers may cut a release.")
+    for attempt in range(CUT_ATTEMPTS):
+        try:
+            release = _cut_release(user, title, notes)
+            break
+        except (IntegrityError, OperationalError):
+            if attempt == CUT_ATTEMPTS - 1:
+                raise
+    # After the cut's own transaction: bumping the version inside it would conflict with every editor's write
+    # since its snapshot. Today's figures now extend this release.
+    note_write(public=True)
+    return release
+
+
+CUT_ATTEMPTS = 3
+
+
+def _cut_release(user, title, notes):
     release = Release(title=(title or "").strip(), notes=(notes or "").strip(), cut_by=_user_or_none(user))
     snapshot = connection.vendor == "postgresql" and not connection.in_atomic_block
     with transaction.atomic():
         if snapshot:  # only a transaction's first statement may set it (inside a caller's, the caller's level holds)
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        # One release at a time: the number is the next one, and the lock keeps two reviewers from racing for it.
-        DataVersion.objects.select_for_update().filter(pk=1).exists()
         release.number = (Release.objects.aggregate(n=Max("number"))["n"] or 0) + 1
         release.cut_at = timezone.now()
         published = selectors.published_pledges()
-        release.full_clean(exclude=["dataset_csv", "dataset_xlsx"])
+        release.full_clean(exclude=["number", "dataset_csv", "dataset_xlsx"])
         release.pledges = published.count()
         release.includes_example = published.filter(is_example=True).exists()
         release.dataset_csv = template.export_file(published, "csv")
@@ -813,5 +830,4 @@ def cut_release(*, user, title, notes="", operator=False):
                 documents.append(ReleaseDocument(release=release, query=summaries.query_key(selection.query),
                                                  grouping=grouping, document=summaries.frozen(document)))
         ReleaseDocument.objects.bulk_create(documents, batch_size=BATCH)
-        note_write(public=True)  # the current figures now extend this release
     return release
