@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection, connections
 from django_countries.fields import Country
 
-from tests.factories import SourceFactory, StatusEventFactory
+from tests.factories import PledgeFactory, SourceFactory, StatusEventFactory
 from tracker.commitments import selectors, services, summaries
 from tracker.commitments.filters import select
 from tracker.commitments.models import Pledge, Release
@@ -243,3 +243,29 @@ def test_two_reviewers_cutting_at_once_get_the_next_two_numbers_while_an_editor_
     for release in Release.objects.all():  # each is whole: its documents and pledges agree with its count
         assert release.released_pledges.count() == release.pledges
         assert release.documents.count() == 8 * len(selectors.release_scopes())
+
+
+def test_comparing_with_a_later_release_reads_forward_and_shows_no_draft_reason(client, demo, rita, alice):
+    services.cut_release(user=rita, title="One")
+    draft = PledgeFactory(coalition=valued_pledge().coalition, nation=valued_pledge().nation,
+                          description="A pledge first written as a draft")
+    draft.sources.add(valued_pledge().sources.first())
+    draft.description = "A pledge as published"
+    services.save_record(draft, user=alice, reason="Secret draft reason")
+    services.publish_pledge(draft, user=rita, reason="Confirmed")
+    services.cut_release(user=rita, title="Two")
+    for page in (client.get("/releases/1/?since=2"), client.get("/releases/2/?since=1"), client.get("/releases/2/")):
+        text = page.content.decode()
+        assert "Secret draft reason" not in text and "first written as a draft" not in text
+        assert "Added" in text and "Withdrawn" not in text
+    assert "Changes from release 1 to release 2" in client.get("/releases/1/?since=2").content.decode()
+
+
+def test_the_corrections_log_writes_figures_in_the_readers_language(client, demo, rita):
+    services.cut_release(user=rita, title="One")
+    pledge = valued_pledge()
+    correct(pledge, rita, Decimal("1503000.50"), "Typo", None)
+    services.cut_release(user=rita, title="Two")
+    german = client.get("/de/releases/2/").content.decode()
+    assert f"{pledge.currency} 1.503.000,50" in german
+    assert f"{pledge.currency} 1,503,000.50" in client.get("/releases/2/").content.decode()

@@ -98,3 +98,22 @@ def test_a_release_freezes_each_coalitions_figures_side_by_side(client, air_defe
     assert client.get("/api/v1/summaries/by-coalition/?release=1").json() == before
     page = text(client.get("/coalitions/compare/?coalition=air-defence&release=1"))
     assert "Release 1: One" in page
+    CoalitionFactory(name="Founded after the release", slug="later")  # frozen in no release: not a default
+    assert client.get("/coalitions/compare/?release=1").status_code == 200
+    assert 'href="/coalitions/?release=1"' in client.get("/releases/1/").content.decode()
+    assert client.get("/coalitions/?release=1").status_code == 200
+
+
+def test_only_in_names_the_contributors_of_one_coalition_alone(client, air_defence, rita):
+    third = CoalitionFactory(name="Maritime coalition", slug="maritime")
+    source = Source.objects.first()
+    pledge = PledgeFactory(coalition=third, nation=Nation.objects.get(slug="germany"), description="Ships")
+    pledge.sources.add(source)
+    StatusEventFactory(pledge=pledge, status="announced", occurred_on=datetime.date(2025, 9, 1), source=source)
+    services.publish_pledge(pledge, user=rita)
+    page = text(client.get("/coalitions/compare/?coalition=coalition-of-the-willing&coalition=air-defence"
+                           "&coalition=maritime"))
+    air_only = page[page.index("Only in Air defence capability coalition</strong>:"):].split("</li>")[0]
+    assert "Norway" not in air_only and air_only.endswith(": none")  # Norway is in two of the three
+    shared = page[page.index('id="compare-shared"'):]
+    assert "Germany" in shared[:shared.index("</table>")]

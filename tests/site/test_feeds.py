@@ -97,3 +97,17 @@ def test_the_api_lists_what_changed_since_an_instant(client, demo, rita):
     assert client.get("/api/v1/nations/", since).json()["results"] == []
     response = client.get("/api/v1/sources/", {"updated_since": "last tuesday"})
     assert response.status_code == 400 and set(response.json()) == {"updated_since"}
+
+
+def test_a_nations_feed_shows_no_draft_wording_of_a_pledge_that_moved_between_nations(client, demo, rita, alice):
+    pledge = Pledge.objects.filter(publication="published", nation__slug="france").first()
+    pledge.nation = Nation.objects.get(slug="germany")
+    services.save_record(pledge, user=alice, reason="Moved to Germany")
+    services.unpublish_pledge(pledge, user=rita, reason="Withdrawn for checks")
+    pledge.description = "Draft only wording"
+    pledge.nation = Nation.objects.get(slug="france")
+    services.save_record(pledge, user=alice, reason="Draft only reason")
+    for path in ("/feeds/nations/france.atom", "/feeds/nations/germany.atom", FEED):
+        text = str(entries(client, path))
+        assert "Draft only wording" not in text and "Draft only reason" not in text, path
+    assert entries(client, "/feeds/nations/germany.atom")[0]["title"].startswith("Germany: withdrawn:")

@@ -8,6 +8,7 @@ items it wrote carry the instant of the pledge's row.
 import datetime
 from decimal import Decimal
 
+from django.utils import formats
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -35,12 +36,12 @@ def shown(value, field=None):
         return gettext("yes") if value else gettext("no")
     if field is not None and field.choices:
         return str(dict(field.flatchoices).get(value, value))
-    if isinstance(value, Decimal):
-        return f"{value:,}"
+    if isinstance(value, Decimal):  # every digit stored, grouped as the reader's language groups them
+        return formats.number_format(value, max(0, -value.as_tuple().exponent), use_l10n=True, force_grouping=True)
     if isinstance(value, datetime.datetime):
-        return value.strftime("%d %b %Y %H:%M")
+        return f"{formats.date_format(value, 'DATE_FORMAT')} {formats.time_format(value, 'H:i')}"
     if isinstance(value, datetime.date):
-        return value.strftime("%d %b %Y")
+        return formats.date_format(value, "DATE_FORMAT")
     return str(value)
 
 

@@ -670,13 +670,15 @@ RELEASED_SHOWN = ["pledge_id", "nation__name", "nation__slug", "coalition__name"
 
 
 def release_changes(newer, older):
-    """What changed in published figures from release `older` to release `newer` (any two, in either order of
-    cutting): a list of {"pledge_id", "change" (added, revised, withdrawn), "correction", "nation", "coalition",
+    """What changed in published figures from the earlier of two releases to the later (given in either order):
+    a list of {"pledge_id", "change" (added, revised, withdrawn), "correction", "nation", "coalition",
     "description", "fields": [(label, old, new)], "reasons": [(when, reason, source)]}, by nation then pledge.
 
     A revision is a correction when it changed more than progress (status and deliveries): it corrects a figure
     that appeared in `older`. Reasons and sources come from the pledge's history between the two cuts: the
     published saves for an added or revised pledge, the save that withdrew it for a withdrawn one."""
+    if older.number > newer.number:  # always forward in time: "withdrawn" must mean withdrawn, reasons included
+        older, newer = newer, older
     before = {row["pledge_id"]: row for row in older.released_pledges.values(*RELEASED_SHOWN)}
     after = {row["pledge_id"]: row for row in newer.released_pledges.values(*RELEASED_SHOWN)}
     changes = []
@@ -700,7 +702,7 @@ def release_changes(newer, older):
             "fields": [(LABELS[name], _released_value(old, name), _released_value(new, name)) for name in fields],
             "reasons": [],
         })
-    _attach_reasons(changes, *sorted([older.cut_at, newer.cut_at]))
+    _attach_reasons(changes, older.cut_at, newer.cut_at)
     return sorted(changes, key=lambda c: (c["nation"], c["pledge_id"]))
 
 
@@ -749,20 +751,24 @@ def public_changes(coalition=None, nation=None, limit=50):
 
     A draft's own saves are never in it: only saves of a published pledge, and the save that withdrew one."""
     history = Pledge.history.model.objects.all()
-    if coalition is not None:
-        history = history.filter(coalition=coalition)
-    if nation is not None:
-        history = history.filter(nation=nation)
+    scope = {key: value.pk for key, value in (("coalition_id", coalition), ("nation_id", nation)) if value is not None}
+    if scope:
+        # Each pledge's whole history, so a row's previous one is the pledge's previous state even where the pledge
+        # once belonged elsewhere; rows outside the scope are dropped below, after their neighbours are read.
+        history = history.filter(id__in=Pledge.history.model.objects.filter(**scope).values("id"))
     before = {f"was_{name}": Window(Lag(name), partition_by=[F("id")], order_by=[F("history_date"), F("history_id")])
               for name in ["publication", *FEED_FIELDS]}
     rows = history.annotate(**before).filter(
         Q(publication=Pledge.Publication.PUBLISHED) | Q(was_publication=Pledge.Publication.PUBLISHED)
     ).order_by("-history_date", "-history_id").values(
         "history_id", "id", "history_date", "history_type", "history_change_reason", "history_source_id",
-        "publication", "coalition__name", "nation__name", "nation__slug", *FEED_FIELDS, *before)
+        "publication", "coalition_id", "nation_id", "coalition__name", "nation__name", "nation__slug", *FEED_FIELDS,
+        *before)
     changes = []
     fields = {name: Pledge._meta.get_field(name) for name in FEED_FIELDS}
     for row in rows.iterator(chunk_size=500):
+        if any(row[key] != value for key, value in scope.items()):
+            continue
         change = _public_change(row, fields)
         if change is not None:
             changes.append(change)
@@ -791,7 +797,9 @@ def _public_change(row, fields):
     return {
         "id": row["history_id"], "when": row["history_date"], "change": change, "pledge_id": row["id"],
         "nation": row["nation__name"], "nation_slug": row["nation__slug"], "coalition": row["coalition__name"],
-        "description": row["description"], "reason": row["history_change_reason"] or "",
+        # A withdrawal shows the pledge as readers last saw it, whatever the withdrawing save held.
+        "description": row["was_description"] if change == "withdrawn" and row["publication"] != published
+        else row["description"], "reason": row["history_change_reason"] or "",
         "source_id": row["history_source_id"],
         "fields": [(LABELS[name], _shown_exactly(row[f"was_{name}"], fields[name], row["was_currency"]),
                     _shown_exactly(row[name], fields[name], row["currency"]))

@@ -65,11 +65,12 @@ def downloads(selection, groupings):
     return links
 
 
-def _has_example(selection, *records):
+def _has_example(selection, *records, documents=()):
+    """Whether a page shows example data: its records', or its pledges' (a release's: its documents' own mark)."""
     if any(getattr(r, "is_example", False) for r in records):
         return True
     if selection.release is not None:
-        return selection.release.includes_example
+        return any(document.get("includes_example") for document in documents)
     return selection.pledges.filter(is_example=True).exists()
 
 
@@ -92,7 +93,7 @@ def dashboard(request, slug=None):
         "stages": selectors.STAGES,
         "downloads": downloads(selection, DASHBOARD),
         "charts": [(name, heading) for name, (_, _, heading) in charts.CHARTS.items()],
-        "has_example": _has_example(selection, coalition),
+        "has_example": _has_example(selection, coalition, documents=documents.values()),
     }
     return render(request, "site/dashboard.html", context)
 
@@ -258,10 +259,11 @@ def _chart(request, slug, name):
     return coalition, selection, grouping, heading, document
 
 
-def _chart_context(request, coalition, selection, heading):
+def _chart_context(request, coalition, selection, heading, document):
     return charts.Context(
         coalition.name, as_of=selection.as_of, filters=selection.filters,
-        example=_has_example(selection, coalition), link=request.build_absolute_uri, valuation=selection.valuation,
+        example=_has_example(selection, coalition, documents=[document]), link=request.build_absolute_uri,
+        valuation=selection.valuation,
         release=selection.release)
 
 
@@ -274,7 +276,7 @@ def chart_svg(request, slug, name):
     layout = request.GET.get("layout", "desktop")
     if layout not in charts.LAYOUTS:
         return bad_query(request, BadQuery({"layout": ["desktop or phone."]}))
-    svg = charts.render_svg(name, document, _chart_context(request, coalition, selection, heading), layout)
+    svg = charts.render_svg(name, document, _chart_context(request, coalition, selection, heading, document), layout)
     response = HttpResponse(svg, content_type="image/svg+xml")
     response["Content-Disposition"] = f'inline; filename="{coalition.slug}-{name}.svg"'
     return response
@@ -292,7 +294,7 @@ def chart_embed(request, slug, name):
         coalition, selection, grouping, heading, document = _chart(request, slug, name)
     except BadQuery as error:
         return bad_query(request, error)
-    chart_context = _chart_context(request, coalition, selection, heading)
+    chart_context = _chart_context(request, coalition, selection, heading, document)
     embed_url = request.build_absolute_uri(request.get_full_path())
     context = {
         "coalition": coalition, "selection": selection, "name": name, "heading": heading, "document": document,
@@ -343,10 +345,13 @@ def release_detail(request, number):
     if older is not None and older.number == release.number:
         return bad_query(request, BadQuery({"since": [f"Compare release {number} with another release."]}))
     totals = selectors.release_document(release, "", "totals")
+    earlier, later = sorted([release, older], key=lambda r: r.number) if older else (None, release)
     context = {
         "release": release,
         "older": older,
-        "changes": selectors.release_changes(release, older) if older else None,
+        "earlier": earlier,
+        "later": later,
+        "changes": selectors.release_changes(later, earlier) if older else None,
         "totals": summaries.thawed(totals)["results"][0] if totals else None,
         "citation": citation(request, release),
         "others": Release.objects.exclude(number=number).order_by("-number").values_list("number", "title"),
@@ -395,8 +400,13 @@ COMPARED = 4  # coalitions on one comparison page: more would not fit side by si
 def coalition_compare(request):
     """Coalitions side by side (`?coalition=a&coalition=b`, up to four; default: the first four): their firm and
     conditional figures, the contributors they have in common, and how far each one's objectives are covered."""
-    slugs = request.GET.getlist("coalition") or list(
-        Coalition.objects.order_by("created_at", "id").values_list("slug", flat=True)[:COMPARED])
+    slugs = request.GET.getlist("coalition")
+    if not slugs:  # the first four, or a release's first four it froze
+        number = request.GET.get("release", "")
+        release = Release.objects.filter(number=number).first() if number.isascii() and number.isdigit() else None
+        slugs = [slug for slug in Coalition.objects.order_by("created_at", "id").values_list("slug", flat=True)
+                 if release is None or selectors.release_document_exists(
+                     release, summaries.query_key({"coalition": slug}))][:COMPARED]
     found = Coalition.objects.in_bulk(slugs, field_name="slug")
     unknown = [slug for slug in slugs if slug not in found]
     if unknown or not 1 <= len(set(slugs)) <= COMPARED:
@@ -430,7 +440,7 @@ def coalition_compare(request):
         "columns": columns,
         "shared": shared,
         "only": [(column, sorted(row["label"] for slug, row in column["nations"].items()
-                                 if not all(contributors[slug][1]))) for column in columns],
+                                 if sum(1 for other in contributors[slug][1] if other) == 1)) for column in columns],
         "all_coalitions": Coalition.objects.order_by("name"),
         "chosen": [c.slug for c in coalitions],
         "has_example": any(c.is_example for c in coalitions) or any(
