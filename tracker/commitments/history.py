@@ -28,6 +28,15 @@ UNSHOWN = {"id", "updated_at", "created_at", "eur_rate", "eur_rate_date"}  # boo
 VERBS = {"+": "Added", "~": "Changed", "-": "Removed"}
 
 
+def shown_figure(value, field, currency=""):
+    """A pledge's figure as readers read it in a list of changes: as `shown`, a decimal to its field's places (a
+    window over history rows returns them unscaled on SQLite), and an amount with its currency."""
+    if isinstance(value, Decimal) and getattr(field, "decimal_places", None) is not None:
+        value = value.quantize(Decimal(1).scaleb(-field.decimal_places))
+    text = shown(value, field)
+    return f"{currency} {text}" if field.name == "amount" and value is not None else text
+
+
 def shown(value, field=None):
     """A value as a person would write it in the form."""
     if value is None or value == "":

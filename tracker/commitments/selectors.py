@@ -18,7 +18,7 @@ from django.db.models.functions import Lag, TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .history import LABELS, shown
+from .history import LABELS, shown_figure
 from .models import (
     Coalition,
     DataVersion,
@@ -681,6 +681,7 @@ def release_changes(newer, older):
         older, newer = newer, older
     before = {row["pledge_id"]: row for row in older.released_pledges.values(*RELEASED_SHOWN)}
     after = {row["pledge_id"]: row for row in newer.released_pledges.values(*RELEASED_SHOWN)}
+    compared = {name: ReleasedPledge._meta.get_field(name) for name in ReleasedPledge.COMPARED}
     changes = []
     for pledge_id in sorted(before.keys() | after.keys()):
         old, new = before.get(pledge_id), after.get(pledge_id)
@@ -699,17 +700,12 @@ def release_changes(newer, older):
             "correction": change == "revised" and bool(set(fields) - ReleasedPledge.PROGRESS),
             "nation": row["nation__name"], "nation_slug": row["nation__slug"], "coalition": row["coalition__name"],
             "description": row["description"],
-            "fields": [(LABELS[name], _released_value(old, name), _released_value(new, name)) for name in fields],
+            "fields": [(LABELS[name], shown_figure(old[name], compared[name], old["currency"]),
+                        shown_figure(new[name], compared[name], new["currency"])) for name in fields],
             "reasons": [],
         })
     _attach_reasons(changes, older.cut_at, newer.cut_at)
     return sorted(changes, key=lambda c: (c["nation"], c["pledge_id"]))
-
-
-def _released_value(row, name):
-    """A released figure as readers read it: an amount with its currency, a choice by its label."""
-    value = shown(row[name], ReleasedPledge._meta.get_field(name))
-    return f"{row['currency']} {value}" if name == "amount" and row[name] is not None else value
 
 
 def _attach_reasons(changes, since, until):
@@ -801,19 +797,10 @@ def _public_change(row, fields):
         "description": row["was_description"] if change == "withdrawn" and row["publication"] != published
         else row["description"], "reason": row["history_change_reason"] or "",
         "source_id": row["history_source_id"],
-        "fields": [(LABELS[name], _shown_exactly(row[f"was_{name}"], fields[name], row["was_currency"]),
-                    _shown_exactly(row[name], fields[name], row["currency"]))
+        "fields": [(LABELS[name], shown_figure(row[f"was_{name}"], fields[name], row["was_currency"]),
+                    shown_figure(row[name], fields[name], row["currency"]))
                    for name in changed if change in ("revised", "progress")],
     }
-
-
-def _shown_exactly(value, field, currency):
-    """As history.shown, with a decimal to its field's places (SQLite returns a window's decimals unscaled) and an
-    amount with its currency."""
-    if isinstance(value, Decimal) and getattr(field, "decimal_places", None) is not None:
-        value = value.quantize(Decimal(1).scaleb(-field.decimal_places))
-    text = shown(value, field)
-    return f"{currency} {text}" if field.name == "amount" and value is not None else text
 
 
 def _attach_feed_context(changes):

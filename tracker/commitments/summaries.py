@@ -48,7 +48,8 @@ month_label = lazy(_month_label, str)
 
 
 def label(grouping, key):
-    """A row's label from its key, in the language of whoever reads it: how a release's frozen rows are relabelled."""
+    """A row's label from its key, in the language of whoever reads it (None: the grouping labels rows by the record
+    they sum, a nation's name say). Built documents and a release's frozen ones are labelled alike."""
     if grouping == "totals":
         return ALL_PLEDGES
     if grouping == "kind":
@@ -183,7 +184,7 @@ def concentration(nation_rows):
 
 def _grouped(raw_rows, grouping, base, link, year):
     if grouping == "totals":
-        row = _row(raw_rows[0], None, ALL_PLEDGES, base, link)
+        row = _row(raw_rows[0], None, label("totals", None), base, link)
         row["extra"] = {"nations": raw_rows[0]["nations"]}
         return [row]
     rows = []
@@ -211,9 +212,9 @@ def _grouped(raw_rows, grouping, base, link, year):
                        {**base, "objective": raw["objectives__slug"]}, link)
             row["extra"] = _coverage(raw, row)
         elif grouping == "kind":
-            row = _row(raw, raw["kind"], Pledge.Kind(raw["kind"]).label, {**base, "kind": raw["kind"]}, link)
+            row = _row(raw, raw["kind"], label("kind", raw["kind"]), {**base, "kind": raw["kind"]}, link)
         else:  # status
-            row = _row(raw, raw["state_status"], Status(raw["state_status"]).label,
+            row = _row(raw, raw["state_status"], label("status", raw["state_status"]),
                        {**base, "status": raw["state_status"]}, link)
         rows.append(row)
     return sorted(rows, key=_order(grouping))
@@ -266,7 +267,8 @@ def _timeline(selection, base, link):
     rows = []
     for month, day, raw in selectors.timeline_rows(selection.in_view, selection.state, selection.valuation, end):
         query = {**base, "as_of": day.isoformat()}
-        row = _row(raw, month.strftime("%Y-%m"), month_label(month), query, link)
+        key = month.strftime("%Y-%m")
+        row = _row(raw, key, label("month", key), query, link)
         row["as_of"] = day
         rows.append(row)
     return rows

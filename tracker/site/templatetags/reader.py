@@ -61,9 +61,6 @@ def pledges_text(count):
     return ngettext("%(count)s pledge", "%(count)s pledges", count) % {"count": count}
 
 
-_pledges = pledges_text
-
-
 @register.simple_tag
 def figure(fig, short=False):
     """A summary figure as a reader should read it, linked to the pledges it counts:
@@ -72,10 +69,10 @@ def figure(fig, short=False):
         return format_html('<span class="none" title="{}">{}</span>', _("no pledges"), pgettext("figure", "none"))
     if fig["eur"] is None:
         return format_html('<a href="{}" class="unknown">{}</a> <span class="muted">({})</span>',
-                           fig["pledges_url"], _("not valued"), _pledges(fig["pledges"]))
+                           fig["pledges_url"], _("not valued"), pledges_text(fig["pledges"]))
     shown = eur_short(fig["eur"]) if short else eur(fig["eur"])
     link = format_html('<a href="{}" title="{}">{}</a>', fig["pledges_url"], _("%(amount)s from %(pledges)s") % {
-        "amount": eur(fig["eur"]), "pledges": _pledges(fig["pledges"] - fig["not_valued"])}, shown)
+        "amount": eur(fig["eur"]), "pledges": pledges_text(fig["pledges"] - fig["not_valued"])}, shown)
     if fig["not_valued"]:
         return format_html('{} <span class="unknown">{}</span>', link,
                            _("+ %(count)s not valued") % {"count": fig["not_valued"]})
@@ -89,8 +86,8 @@ def figure_count(fig):
         return _("no pledges")
     valued = fig["pledges"] - fig["not_valued"]
     if not valued:
-        return _("%(pledges)s, none valued") % {"pledges": _pledges(fig["pledges"])}
-    text = _("from %(pledges)s") % {"pledges": _pledges(valued)}
+        return _("%(pledges)s, none valued") % {"pledges": pledges_text(fig["pledges"])}
+    text = _("from %(pledges)s") % {"pledges": pledges_text(valued)}
     if fig["not_valued"]:
         text = _("%(text)s; %(count)s more not valued") % {"text": text, "count": fig["not_valued"]}
     return text
